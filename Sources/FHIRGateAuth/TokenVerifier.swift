@@ -1,0 +1,128 @@
+import AsyncHTTPClient
+import Crypto
+import FHIRGateCore
+import Foundation
+import JWTKit
+
+/// Validates bearer JWTs against the configured issuers and turns them into an
+/// `AccessToken`. Exactly the tokens valid for this resource server pass.
+public final class TokenVerifier: Sendable {
+    let issuers: [String: (settings: IssuerSettings, keys: IssuerKeyStore)]
+    let clockSkew: Double
+    let cache: VerifiedTokenCache
+
+    public init(issuers: [IssuerSettings], clockSkewSeconds: Double = 60, httpClient: HTTPClient?,
+                cacheCapacity: Int = 10_000, minimumRefreshInterval: TimeInterval = 30) {
+        var map: [String: (IssuerSettings, IssuerKeyStore)] = [:]
+        for issuer in issuers {
+            map[issuer.issuer] = (issuer, IssuerKeyStore(settings: issuer, httpClient: httpClient, minimumRefreshInterval: minimumRefreshInterval))
+        }
+        self.issuers = map
+        clockSkew = clockSkewSeconds
+        cache = VerifiedTokenCache(capacity: cacheCapacity)
+    }
+
+    /// Fetches every issuer's keys once (start-up, reload).
+    public func loadKeys() async {
+        for (_, entry) in issuers { await entry.keys.load() }
+    }
+
+    /// Whether every issuer has usable keys (for `/readyz`).
+    public func keysHealthy() async -> Bool {
+        for (_, entry) in issuers where !(await entry.keys.isHealthy) { return false }
+        return true
+    }
+
+    /// How many JWKS fetches have been made (metrics and tests).
+    public func jwksFetchCount() async -> Int {
+        var n = 0
+        for (_, entry) in issuers { n += await entry.keys.fetchCount }
+        return n
+    }
+
+    public static func tokenHash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Verifies `token` for a route whose public base URL is `audience`.
+    public func verify(_ token: String, audience: String, now: Date = Date()) async throws(TokenFailure) -> AccessToken {
+        let nowSeconds = now.timeIntervalSince1970
+        let key = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        if let hit = cache.get(key) {
+            // A cached token skips the signature, never the time and audience checks.
+            guard hit.token.expiresAt + clockSkew > nowSeconds else { throw .expired }
+            if let nbf = hit.notBefore, nbf - clockSkew > nowSeconds { throw .notYetValid }
+            guard hit.audiences.contains(audience) else { throw .wrongAudience }
+            return hit.token
+        }
+
+        guard let jwt = CompactJWT(token) else { throw .malformed }
+        let header = jwt.header
+        let claims = jwt.claims
+        for forbidden in ["jku", "x5u", "jwk", "x5c"] where header[forbidden] != nil { throw .forbiddenHeader(forbidden) }
+        if header["crit"] != nil { throw .forbiddenHeader("crit") }
+        guard let iss = claims["iss"] as? String, let issuer = issuers[iss] else { throw .unknownIssuer }
+        guard let alg = header["alg"] as? String, alg != "none", issuer.settings.algorithms.contains(alg) else { throw .algorithmNotAllowed }
+        if issuer.settings.requireATJWT {
+            let typ = (header["typ"] as? String)?.lowercased()
+            guard typ == "at+jwt" || typ == "application/at+jwt" else { throw .notAnAccessToken }
+        }
+        guard let kid = header["kid"] as? String, !kid.isEmpty else { throw .missingKeyID }
+        let verificationKey = try await issuer.keys.key(for: kid)
+        guard verificationKey.algorithm == alg else { throw .algorithmNotAllowed }
+        do {
+            _ = try await verificationKey.collection.verify(token, as: SignatureOnlyPayload.self)
+        } catch {
+            throw .badSignature
+        }
+
+        // Claims: checked here, not by jwt-kit.
+        guard let exp = Self.number(claims["exp"]) else { throw .missingExpiry }
+        guard exp + clockSkew > nowSeconds else { throw .expired }
+        let nbf = Self.number(claims["nbf"])
+        if let nbf, nbf - clockSkew > nowSeconds { throw .notYetValid }
+        let iat = Self.number(claims["iat"])
+        if let iat, iat - clockSkew > nowSeconds { throw .issuedInFuture }
+        if let maxLifetime = issuer.settings.maxLifetimeSeconds {
+            guard let iat, exp - iat <= maxLifetime else { throw .lifetimeTooLong }
+        }
+        if claims["nonce"] != nil { throw .notAnAccessToken }
+        let audiences: [String]
+        if let a = claims["aud"] as? String { audiences = [a] } else { audiences = (claims["aud"] as? [Any])?.compactMap { $0 as? String } ?? [] }
+        guard audiences.contains(audience) else { throw .wrongAudience }
+
+        let scopeList: [String]
+        if let s = claims["scope"] as? String {
+            scopeList = s.split(separator: " ").map(String.init)
+        } else {
+            scopeList = (claims["scp"] as? [Any])?.compactMap { $0 as? String } ?? []
+        }
+        let settings = issuer.settings
+        let access = AccessToken(
+            issuer: iss,
+            subject: claims["sub"] as? String,
+            clientID: (claims["client_id"] as? String) ?? (claims["azp"] as? String),
+            scopes: GrantedScopes(list: scopeList),
+            patient: claims[settings.patientClaim] as? String,
+            fhirUser: claims[settings.fhirUserClaim] as? String,
+            encounter: claims[settings.encounterClaim] as? String,
+            tokenID: claims["jti"] as? String,
+            expiresAt: exp,
+            tokenHash: String(key.prefix(16))
+        )
+        cache.put(key, .init(token: access, audiences: audiences, notBefore: nbf, lastUsed: 0))
+        return access
+    }
+
+    static func number(_ value: Any?) -> Double? {
+        // `true` decodes as 1 on Linux: as an `exp` that is long past, so harmless.
+        (value as? NSNumber)?.doubleValue
+    }
+}
+
+/// jwt-kit needs a payload type; claims are checked by `TokenVerifier` itself.
+struct SignatureOnlyPayload: JWTPayload {
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {}
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}

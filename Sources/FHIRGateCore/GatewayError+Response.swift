@@ -1,0 +1,90 @@
+/// The single mapping from `GatewayError` to what the client receives.
+extension GatewayError {
+    public var status: Int {
+        switch self {
+        case .malformedRequest, .invalidAuthorizationHeader: 400
+        case .missingToken, .invalidToken: 401
+        case .insufficientScope, .forbidden: 403
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .notAcceptable: 406
+        case .payloadTooLarge: 413
+        case .throttled: 429
+        case .headersTooLarge: 431
+        case .internalError: 500
+        case .upstreamUnavailable: 502
+        case .serviceUnavailable: 503
+        case .upstreamTimeout: 504
+        }
+    }
+
+    /// FHIR `OperationOutcome.issue.code` (value set `issue-type`).
+    public var issueCode: String {
+        switch self {
+        case .malformedRequest, .invalidAuthorizationHeader: "invalid"
+        case .missingToken, .invalidToken: "login"
+        case .insufficientScope, .forbidden: "forbidden"
+        case .notFound: "not-found"
+        case .methodNotAllowed, .notAcceptable: "not-supported"
+        case .payloadTooLarge, .headersTooLarge: "too-costly"
+        case .throttled: "throttled"
+        case .internalError: "exception"
+        case .upstreamUnavailable, .serviceUnavailable: "transient"
+        case .upstreamTimeout: "timeout"
+        }
+    }
+
+    /// Machine-readable reason for the audit record and metrics; never sent to clients.
+    public var reason: String {
+        switch self {
+        case .malformedRequest(let r), .invalidAuthorizationHeader(let r), .invalidToken(let r),
+             .insufficientScope(let r), .forbidden(let r), .notFound(let r), .methodNotAllowed(let r),
+             .notAcceptable(let r), .upstreamUnavailable(let r), .serviceUnavailable(let r),
+             .upstreamTimeout(let r), .internalError(let r):
+            r
+        case .throttled(_, let r): r
+        case .missingToken: "missing_token"
+        case .payloadTooLarge: "body_too_large"
+        case .headersTooLarge: "headers_too_large"
+        }
+    }
+
+    /// What the client is told. Deliberately generic.
+    public var clientMessage: String {
+        switch self {
+        case .malformedRequest: "The request is malformed or ambiguous and was not processed."
+        case .invalidAuthorizationHeader: "The Authorization header is malformed."
+        case .missingToken: "A bearer access token is required."
+        case .invalidToken: "The access token is invalid, expired or revoked."
+        case .insufficientScope: "The access token does not permit this request."
+        case .forbidden: "This request is not permitted."
+        case .notFound: "The requested resource was not found."
+        case .methodNotAllowed: "This method is not supported here."
+        case .notAcceptable: "The requested format is not supported here."
+        case .payloadTooLarge: "The request body is too large."
+        case .throttled: "Too many requests. Retry later."
+        case .headersTooLarge: "The request header section is too large."
+        case .internalError: "The gateway failed to process the request."
+        case .upstreamUnavailable: "The FHIR server is unavailable."
+        case .serviceUnavailable: "The service is temporarily unavailable."
+        case .upstreamTimeout: "The FHIR server did not respond in time."
+        }
+    }
+
+    /// The RFC 6750 `WWW-Authenticate` value for 400 (header), 401 and 403 answers.
+    public func wwwAuthenticate(realm: String) -> String? {
+        let realmPart = "Bearer realm=\"\(realm)\""
+        switch self {
+        case .missingToken: return realmPart
+        case .invalidToken: return realmPart + ", error=\"invalid_token\""
+        case .invalidAuthorizationHeader: return realmPart + ", error=\"invalid_request\""
+        case .insufficientScope, .forbidden: return realmPart + ", error=\"insufficient_scope\""
+        default: return nil
+        }
+    }
+
+    /// The response body: a FHIR OperationOutcome.
+    public var operationOutcome: OperationOutcome {
+        OperationOutcome(severity: status >= 500 ? "error" : "error", code: issueCode, diagnostics: clientMessage)
+    }
+}

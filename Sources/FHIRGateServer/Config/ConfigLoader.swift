@@ -1,0 +1,212 @@
+import FHIRGateAuth
+import FHIRGateCore
+import Foundation
+import Yams
+
+/// Reads and validates a config file (and the policy files it names) completely before
+/// anything uses it; `fhirgate check`, start-up and reload share this one path.
+public enum ConfigLoader {
+    public static func load(file: String) throws(ConfigErrors) -> (GatewayConfig, [String: PolicyFile]) {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors([ConfigDiagnostic(file: file, line: 0, column: 0, message: "cannot read config file", hint: "check the path and permissions")])
+        }
+        let doc = YAMLDocument(file: file)
+        let config = parse(doc, text: text)
+        var policies: [String: PolicyFile] = [:]
+        if let config {
+            for route in config.routes {
+                guard let path = route.policyFile, policies[path] == nil else { continue }
+                do {
+                    policies[path] = try PolicyFile.load(file: path)
+                } catch {
+                    doc.absorb(error.diagnostics)
+                }
+            }
+        }
+        guard doc.diagnostics.isEmpty, let config else { throw ConfigErrors(doc.diagnostics) }
+        return (config, policies)
+    }
+
+    static func parse(_ doc: YAMLDocument, text: String) -> GatewayConfig? {
+        guard let root = doc.root(text: text) else {
+            if doc.diagnostics.isEmpty { doc.report(line: 1, column: 1, "the config file is empty", hint: "start from Config/fhirgate.yaml") }
+            return nil
+        }
+        guard let top = doc.mapping(root, at: "(top level)", keys: ["server", "admin", "auth", "rate_limit", "audit", "routes"]) else { return nil }
+
+        // server
+        var server: ServerSettings?
+        if let s = doc.mapping(top.node("server"), at: "server", keys: ["listen", "tls", "limits", "drain_timeout_seconds"]) {
+            let listen = s.string("listen", required: true, hint: "e.g. listen: \"0.0.0.0:443\"").flatMap { text -> ListenAddress? in
+                guard let a = ListenAddress.parse(text) else { doc.report(s.node("listen"), "'server.listen' must be host:port", hint: "e.g. \"0.0.0.0:443\""); return nil }
+                return a
+            }
+            var tls: ServerSettings.TLSSettings?
+            if let t = doc.mapping(s.node("tls"), at: "server.tls", keys: ["certificate", "private_key", "min_version"]) {
+                let cert = t.existingFile("certificate", required: true, hint: "a PEM certificate chain file")
+                let key = t.existingFile("private_key", required: true, hint: "a PEM private key file")
+                let min = t.string("min_version") ?? "1.2"
+                if !["1.2", "1.3"].contains(min) { doc.report(t.node("min_version"), "'server.tls.min_version' must be \"1.2\" or \"1.3\"", hint: "TLS 1.0 and 1.1 are not supported") }
+                if let cert, let key { tls = .init(certificate: cert, privateKey: key, minVersion: min) }
+            }
+            var limits = ServerSettings.Limits()
+            if let l = doc.mapping(s.node("limits"), at: "server.limits",
+                                   keys: ["max_header_bytes", "max_body_bytes", "header_timeout_seconds", "idle_timeout_seconds", "max_checked_response_bytes"]) {
+                limits.maxHeaderBytes = l.int("max_header_bytes", range: 1024...1_048_576) ?? limits.maxHeaderBytes
+                limits.maxBodyBytes = l.int("max_body_bytes", range: 0...(1 << 40)) ?? limits.maxBodyBytes
+                limits.headerTimeoutSeconds = l.double("header_timeout_seconds", range: 0.01...3600) ?? limits.headerTimeoutSeconds
+                limits.idleTimeoutSeconds = l.double("idle_timeout_seconds", range: 0.01...86400) ?? limits.idleTimeoutSeconds
+                limits.maxCheckedResponseBytes = l.int("max_checked_response_bytes", range: 1024...(1 << 34)) ?? limits.maxCheckedResponseBytes
+            }
+            let drain = s.double("drain_timeout_seconds", range: 0...3600) ?? 30
+            if let listen, (!s.has("tls") || tls != nil) {
+                server = ServerSettings(listen: listen, tls: tls, limits: limits, drainTimeoutSeconds: drain)
+            }
+        } else if !top.has("server") {
+            top.missing("server", hint: "add a 'server:' section with 'listen:' and 'tls:'")
+        }
+
+        // admin
+        var admin: AdminSettings?
+        if let a = doc.mapping(top.node("admin"), at: "admin", keys: ["listen"]) {
+            if let text = a.string("listen", required: true, hint: "e.g. \"127.0.0.1:9090\"") {
+                if let addr = ListenAddress.parse(text) { admin = AdminSettings(listen: addr) } else { doc.report(a.node("listen"), "'admin.listen' must be host:port") }
+            }
+        }
+
+        // auth
+        var issuers: [IssuerSettings] = []
+        var skew: Double = 60
+        if let a = doc.mapping(top.node("auth"), at: "auth", keys: ["issuers", "clock_skew_seconds"]) {
+            skew = a.double("clock_skew_seconds", range: 0...600) ?? 60
+            for (i, node) in (a.sequence("issuers") ?? []).enumerated() {
+                if let issuer = parseIssuer(doc, node, at: "auth.issuers[\(i)]") { issuers.append(issuer) }
+            }
+        }
+
+        // rate_limit
+        var rateLimit = RateLimitSettings(redis: nil)
+        if let r = doc.mapping(top.node("rate_limit"), at: "rate_limit", keys: ["redis"]) {
+            if let url = r.string("redis") {
+                if url.hasPrefix("redis://") || url.hasPrefix("rediss://") { rateLimit.redis = url } else {
+                    doc.report(r.node("redis"), "'rate_limit.redis' must be a redis:// or rediss:// URL", hint: "e.g. redis://127.0.0.1:6379/0")
+                }
+            }
+        }
+
+        // audit
+        var audit: AuditSettings?
+        if let a = doc.mapping(top.node("audit"), at: "audit", keys: ["path", "fsync"]) {
+            let fsync = a.string("fsync") ?? "interval"
+            if !["always", "interval", "never"].contains(fsync) { doc.report(a.node("fsync"), "'audit.fsync' must be always, interval or never") }
+            if let p = a.string("path", required: true, hint: "e.g. /var/log/fhirgate/audit.jsonl") { audit = AuditSettings(path: doc.resolve(p), fsync: fsync) }
+        } else if !top.has("audit") {
+            top.missing("audit", hint: "every request is audited: add 'audit: { path: … }'")
+        }
+
+        // routes
+        var routes: [RouteSettings] = []
+        if let list = top.sequence("routes") {
+            if list.isEmpty { doc.report(top.node("routes"), "'routes' must name at least one route") }
+            for (i, node) in list.enumerated() {
+                if let r = parseRoute(doc, node, at: "routes[\(i)]") {
+                    if routes.contains(where: { $0.name == r.name }) { doc.report(node, "duplicate route name '\(r.name)'", hint: "route names must be unique") }
+                    if routes.contains(where: { $0.basePath == r.basePath && $0.host == r.host }) {
+                        doc.report(node, "route '\(r.name)' has the same base_url as another route", hint: "give each route its own public base URL")
+                    }
+                    routes.append(r)
+                }
+            }
+        } else if !top.has("routes") {
+            top.missing("routes", hint: "add at least one route with name, base_url and upstream")
+        }
+
+        guard doc.diagnostics.isEmpty, let server, let audit else { return nil }
+        return GatewayConfig(file: doc.file, server: server, admin: admin, auth: AuthSettings(issuers: issuers, clockSkewSeconds: skew),
+                             rateLimit: rateLimit, audit: audit, routes: routes)
+    }
+
+    static func parseIssuer(_ doc: YAMLDocument, _ node: Node, at path: String) -> IssuerSettings? {
+        guard let m = doc.mapping(node, at: path, keys: ["issuer", "jwks_uri", "jwks_file", "algorithms", "rsa_algorithm", "patient_claim",
+                                                      "fhir_user_claim", "encounter_claim", "require_at_jwt", "max_token_lifetime_seconds"]) else { return nil }
+        let issuer = m.string("issuer", required: true, hint: "the exact 'iss' of the tokens")
+        var source: IssuerSettings.KeySource?
+        if let uri = m.string("jwks_uri") {
+            if uri.hasPrefix("https://") || uri.hasPrefix("http://127.0.0.1") || uri.hasPrefix("http://localhost") { source = .jwksURI(uri) } else {
+                doc.report(m.node("jwks_uri"), "'\(path).jwks_uri' must be an https:// URL", hint: "keys are fetched over TLS")
+            }
+        }
+        if m.has("jwks_file") {
+            if source != nil { doc.report(m.node("jwks_file"), "give either jwks_uri or jwks_file, not both") }
+            if let f = m.existingFile("jwks_file") { source = .jwksFile(f) }
+        }
+        if source == nil && !m.has("jwks_uri") && !m.has("jwks_file") {
+            m.missing("jwks_uri", hint: "add jwks_uri: https://…/jwks or jwks_file: PATH")
+        }
+        let supported: Set<String> = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
+        var algorithms = IssuerSettings.defaultAlgorithms
+        if let list = m.stringList("algorithms") {
+            for a in list where !supported.contains(a) {
+                doc.report(m.node("algorithms"), "unsupported algorithm '\(a)' in '\(path).algorithms'", hint: "one of \(supported.sorted().joined(separator: ", "))")
+            }
+            algorithms = Set(list)
+        }
+        let rsa = m.string("rsa_algorithm") ?? "RS256"
+        let lifetime = m.double("max_token_lifetime_seconds", range: 1...86400 * 30)
+        guard let issuer, let source else { return nil }
+        return IssuerSettings(issuer: issuer, keySource: source, algorithms: algorithms, rsaAlgorithm: rsa,
+                              patientClaim: m.string("patient_claim") ?? "patient", fhirUserClaim: m.string("fhir_user_claim") ?? "fhirUser",
+                              encounterClaim: m.string("encounter_claim") ?? "encounter", requireATJWT: m.bool("require_at_jwt") ?? false,
+                              maxLifetimeSeconds: lifetime)
+    }
+
+    static func parseRoute(_ doc: YAMLDocument, _ node: Node, at path: String) -> RouteSettings? {
+        guard let m = doc.mapping(node, at: path, keys: ["name", "base_url", "upstream", "policy", "upstream_authorization", "upstream_credential_file",
+                                                      "upstream_tls", "connect_timeout_seconds", "read_timeout_seconds"]) else { return nil }
+        let name = m.string("name", required: true, hint: "e.g. patient-facing")
+        let base = m.string("base_url", required: true, hint: "the public FHIR base, e.g. https://fhir.example.org/r4")
+        let upstream = m.string("upstream", required: true, hint: "the EHR's FHIR base, e.g. https://ehr.internal/fhir")
+        var basePath: [String] = []
+        var host: String?
+        if let base {
+            guard let url = URL(string: base), let scheme = url.scheme, ["https", "http"].contains(scheme), url.host != nil,
+                  url.query == nil, !base.hasSuffix("/") else {
+                doc.report(m.node("base_url"), "'\(path).base_url' must be an absolute http(s) URL without query or trailing '/'")
+                return nil
+            }
+            host = url.host
+            basePath = url.path.split(separator: "/").map(String.init)
+        }
+        if let upstream {
+            if URL(string: upstream)?.host == nil || !(upstream.hasPrefix("https://") || upstream.hasPrefix("http://")) || upstream.hasSuffix("/") {
+                doc.report(m.node("upstream"), "'\(path).upstream' must be an absolute http(s) URL without a trailing '/'")
+            }
+        }
+        let policy = m.existingFile("policy")
+        var mode = RouteSettings.UpstreamAuthorization.pass
+        switch m.string("upstream_authorization") ?? "pass" {
+        case "pass": mode = .pass
+        case "strip": mode = .strip
+        case "replace":
+            if let f = m.existingFile("upstream_credential_file", required: true, hint: "a file holding the Authorization value to send upstream") {
+                mode = .replace(credentialFile: f)
+            }
+        default:
+            doc.report(m.node("upstream_authorization"), "'\(path).upstream_authorization' must be pass, strip or replace")
+        }
+        var tls = RouteSettings.UpstreamTLS()
+        if let t = doc.mapping(m.node("upstream_tls"), at: "\(path).upstream_tls", keys: ["ca_bundle", "certificate", "private_key"]) {
+            tls.caBundle = t.existingFile("ca_bundle")
+            tls.certificate = t.existingFile("certificate")
+            tls.privateKey = t.existingFile("private_key")
+            if (tls.certificate == nil) != (tls.privateKey == nil) && t.has("certificate") != t.has("private_key") {
+                doc.report(t.node, "a client certificate needs both 'certificate' and 'private_key'")
+            }
+        }
+        let connect = m.double("connect_timeout_seconds", range: 0.01...600) ?? 5
+        let read = m.double("read_timeout_seconds", range: 0.01...3600) ?? 60
+        guard let name, let base, let upstream else { return nil }
+        return RouteSettings(name: name, baseURL: base, basePath: basePath, host: host, upstream: upstream, policyFile: policy,
+                             upstreamAuthorization: mode, upstreamTLS: tls, connectTimeoutSeconds: connect, readTimeoutSeconds: read)
+    }
+}

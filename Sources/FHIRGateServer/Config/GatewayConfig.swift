@@ -1,0 +1,105 @@
+import FHIRGateAuth
+
+/// The validated configuration. Built only by `ConfigLoader`; the YAML key names are a
+/// public interface (see `Config/README.md`): extend, never rename.
+public struct GatewayConfig: Sendable {
+    public var file: String
+    public var server: ServerSettings
+    public var admin: AdminSettings?
+    public var auth: AuthSettings
+    public var rateLimit: RateLimitSettings
+    public var audit: AuditSettings
+    public var routes: [RouteSettings]
+}
+
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// `host:port` or `[v6]:port`.
+    public static func parse(_ text: String) -> ListenAddress? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return ListenAddress(host: String(host), port: port)
+    }
+}
+
+public struct ServerSettings: Sendable {
+    public var listen: ListenAddress
+    public var tls: TLSSettings?
+    public var limits: Limits
+    /// How long SIGTERM waits for in-flight requests before closing them.
+    public var drainTimeoutSeconds: Double
+
+    public struct TLSSettings: Sendable, Equatable {
+        public var certificate: String
+        public var privateKey: String
+        public var minVersion: String
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var maxHeaderBytes = 16384
+        public var maxBodyBytes = 10_485_760
+        public var headerTimeoutSeconds: Double = 10
+        public var idleTimeoutSeconds: Double = 60
+        /// Responses the guard must check are buffered up to this size.
+        public var maxCheckedResponseBytes = 33_554_432
+    }
+}
+
+public struct AdminSettings: Sendable {
+    public var listen: ListenAddress
+}
+
+public struct AuthSettings: Sendable {
+    public var issuers: [IssuerSettings]
+    public var clockSkewSeconds: Double
+}
+
+public struct RateLimitSettings: Sendable {
+    /// `redis://…`; nil means the in-process limiter.
+    public var redis: String?
+}
+
+public struct AuditSettings: Sendable {
+    public var path: String
+    public var fsync: String
+}
+
+public struct RouteSettings: Sendable {
+    public enum UpstreamAuthorization: Sendable, Equatable {
+        case pass
+        case strip
+        /// Replace the client's Authorization with the contents of a credential file.
+        case replace(credentialFile: String)
+    }
+
+    public var name: String
+    /// The public FHIR base; its path is the route prefix and tokens' `aud` must equal it.
+    public var baseURL: String
+    public var basePath: [String]
+    public var host: String?
+    public var upstream: String
+    public var policyFile: String?
+    public var upstreamAuthorization: UpstreamAuthorization
+    public var upstreamTLS: UpstreamTLS
+    public var connectTimeoutSeconds: Double
+    public var readTimeoutSeconds: Double
+
+    public struct UpstreamTLS: Sendable, Equatable {
+        public var caBundle: String?
+        public var certificate: String?
+        public var privateKey: String?
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Yams
+
+/// Strict reading of a YAML file into typed values, collecting located diagnostics:
+/// unknown keys, wrong types and missing required keys are all reported with
+/// `file:line:column`, never silently ignored.
+final class YAMLDocument {
+    let file: String
+    let directory: String
+    private(set) var diagnostics: [ConfigDiagnostic] = []
+
+    init(file: String) {
+        self.file = file
+        directory = (file as NSString).deletingLastPathComponent
+    }
+
+    /// Parses the text; syntax errors become diagnostics.
+    func root(text: String) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                report(line: mark.line, column: mark.column, "YAML syntax: \(problem)", hint: "check indentation and quoting")
+            default:
+                report(line: 1, column: 1, "YAML: \(error)")
+            }
+            return nil
+        } catch {
+            report(line: 1, column: 1, "YAML: \(error)")
+            return nil
+        }
+    }
+
+    func report(_ node: Node?, _ message: String, hint: String? = nil) {
+        report(line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message, hint: hint)
+    }
+
+    func report(line: Int, column: Int, _ message: String, hint: String? = nil) {
+        diagnostics.append(ConfigDiagnostic(file: file, line: line, column: column, message: message, hint: hint))
+    }
+
+    /// Diagnostics of another file (a policy named by this config) join this load's.
+    func absorb(_ other: [ConfigDiagnostic]) {
+        diagnostics += other
+    }
+
+    /// Resolves a path from the file against the file's folder.
+    func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return directory.isEmpty ? path : (directory as NSString).appendingPathComponent(path)
+    }
+
+    /// A mapping with a known key set.
+    func mapping(_ node: Node?, at path: String, keys: Set<String>) -> MappingReader? {
+        guard let node else { return nil }
+        guard case .mapping(let mapping) = node else {
+            report(node, "'\(path)' must be a mapping", hint: "write it as 'key: value' lines indented under '\(path)'")
+            return nil
+        }
+        var values: [String: (key: Node, value: Node)] = [:]
+        for (k, v) in mapping {
+            guard let name = k.string else { report(k, "keys in '\(path)' must be strings"); continue }
+            if !keys.contains(name) {
+                let suggestion = keys.min { Self.distance($0, name) < Self.distance($1, name) }
+                let hint = suggestion.map { Self.distance($0, name) <= 3 ? "did you mean '\($0)'?" : "allowed keys: \(keys.sorted().joined(separator: ", "))" }
+                report(k, "unknown key '\(name)' in '\(path)'", hint: hint)
+                continue
+            }
+            if values[name] != nil { report(k, "duplicate key '\(name)' in '\(path)'", hint: "keep one of them"); continue }
+            values[name] = (k, v)
+        }
+        return MappingReader(document: self, node: node, path: path, values: values)
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var prev = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let cur = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
+                prev = cur
+            }
+        }
+        return row[b.count]
+    }
+}
+
+/// Typed access to one mapping's values; every accessor reports what is wrong.
+struct MappingReader {
+    let document: YAMLDocument
+    let node: Node
+    let path: String
+    let values: [String: (key: Node, value: Node)]
+
+    func node(_ key: String) -> Node? { values[key]?.value }
+
+    func has(_ key: String) -> Bool { values[key] != nil }
+
+    func missing(_ key: String, hint: String) {
+        document.report(node, "missing required key '\(key)' in '\(path)'", hint: hint)
+    }
+
+    func string(_ key: String, required: Bool = false, hint: String = "") -> String? {
+        guard let v = node(key) else {
+            if required { missing(key, hint: hint) }
+            return nil
+        }
+        guard case .scalar(let s) = v else {
+            document.report(v, "'\(path).\(key)' must be a string", hint: "quote the value")
+            return nil
+        }
+        return s.string
+    }
+
+    func int(_ key: String, range: ClosedRange<Int>? = nil) -> Int? {
+        guard let v = node(key) else { return nil }
+        guard let i = v.int else { document.report(v, "'\(path).\(key)' must be a whole number"); return nil }
+        if let range, !range.contains(i) {
+            document.report(v, "'\(path).\(key)' must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return i
+    }
+
+    func double(_ key: String, range: ClosedRange<Double>? = nil) -> Double? {
+        guard let v = node(key) else { return nil }
+        guard let d = v.float ?? v.int.map(Double.init) else { document.report(v, "'\(path).\(key)' must be a number"); return nil }
+        if let range, !range.contains(d) {
+            document.report(v, "'\(path).\(key)' must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return d
+    }
+
+    func bool(_ key: String) -> Bool? {
+        guard let v = node(key) else { return nil }
+        guard let b = v.bool else { document.report(v, "'\(path).\(key)' must be true or false"); return nil }
+        return b
+    }
+
+    func stringList(_ key: String) -> [String]? {
+        guard let v = node(key) else { return nil }
+        guard case .sequence(let seq) = v else { document.report(v, "'\(path).\(key)' must be a list"); return nil }
+        var out: [String] = []
+        for item in seq {
+            guard let s = item.string, case .scalar = item else { document.report(item, "items of '\(path).\(key)' must be strings"); continue }
+            out.append(s)
+        }
+        return out
+    }
+
+    func sequence(_ key: String) -> [Node]? {
+        guard let v = node(key) else { return nil }
+        guard case .sequence(let seq) = v else { document.report(v, "'\(path).\(key)' must be a list"); return nil }
+        return Array(seq)
+    }
+
+    /// A path to a file that must exist, resolved against the config's folder.
+    func existingFile(_ key: String, required: Bool = false, hint: String = "") -> String? {
+        guard let raw = string(key, required: required, hint: hint) else { return nil }
+        let resolved = document.resolve(raw)
+        if !FileManager.default.isReadableFile(atPath: resolved) {
+            document.report(node(key), "file '\(raw)' for '\(path).\(key)' does not exist or is not readable",
+                            hint: "paths are relative to the config file's folder (\(document.directory.isEmpty ? "." : document.directory))")
+            return nil
+        }
+        return resolved
+    }
+}

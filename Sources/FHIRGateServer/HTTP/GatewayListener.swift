@@ -1,0 +1,59 @@
+import FHIRGateCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Binds the public listener and hands each connection to `HTTPConnection`.
+/// Channel pipeline per connection: TLS → head guard (size, timeouts) → HTTP/1.1 codec
+/// with pipelining assistance → protocol-error answers → exchange observer → async channel.
+struct GatewayListener {
+    let runtime: GatewayRuntime
+    let registry: ConnectionRegistry
+
+    typealias Server = NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+
+    func bind() async throws -> Server {
+        let snapshot = runtime.snapshot
+        let listen = snapshot.config.server.listen
+        let runtime = self.runtime
+        return try await ServerBootstrap(group: runtime.group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .bind(host: listen.host, port: listen.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Read per connection: a reload's new certificate and limits apply to new connections.
+                    let current = runtime.snapshot
+                    let limits = current.config.server.limits
+                    let sync = channel.pipeline.syncOperations
+                    if let ssl = current.sslContext {
+                        try sync.addHandler(NIOSSLServerHandler(context: ssl))
+                    }
+                    let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
+                                                     headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
+                                                     idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)))
+                    try sync.addHandler(headGuard)
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    try sync.addHandler(ProtocolErrorHandler())
+                    try sync.addHandler(ExchangeObserver(headGuard: headGuard))
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    /// Accepts connections until the server channel closes, then waits for them.
+    func serve(_ server: Server) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask {
+                        await HTTPConnection(channel: connection, runtime: runtime, registry: registry).run()
+                    }
+                }
+            }
+        }
+    }
+}

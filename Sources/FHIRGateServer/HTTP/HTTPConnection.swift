@@ -1,0 +1,143 @@
+import AsyncHTTPClient
+import FHIRGateCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Serves the requests of one client connection, one at a time (pipelined requests are
+/// queued by NIO's pipelining handler): read head and body within limits, run the
+/// pipeline, stream the response, write the audit record, honour keep-alive.
+struct HTTPConnection {
+    let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    let runtime: GatewayRuntime
+    let registry: ConnectionRegistry
+
+    func run() async {
+        let id = registry.register(channel.channel)
+        defer { registry.remove(id) }
+        let clientIP = channel.channel.remoteAddress?.ipAddress
+        var tlsVersion: String?
+        if let version = try? await channel.channel.nioSSL_tlsVersion().get() { tlsVersion = Self.describe(version) }
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var parts = inbound.makeAsyncIterator()
+                while let part = try await parts.next() {
+                    guard case .head(let head) = part else { return }
+                    registry.setBusy(id, true)
+                    let keepOpen = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: clientIP, tlsVersion: tlsVersion)
+                    registry.setBusy(id, false)
+                    if !keepOpen || registry.isDraining { return }
+                }
+            }
+        } catch {
+            runtime.logger.debug("connection closed: \(error)")
+        }
+    }
+
+    /// Serves one request; returns whether the connection may carry another.
+    private func serve(head: HTTPRequestHead, parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
+                       outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, clientIP: String?, tlsVersion: String?) async throws -> Bool {
+        let snapshot = runtime.snapshot
+        let limits = snapshot.config.server.limits
+        let requestID = Self.requestID(head.headers.first(name: "x-request-id"))
+        var body = ByteBuffer()
+        var refusal: GatewayError?
+
+        // A declared body over the limit is refused before any of it is read.
+        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
+            refusal = .payloadTooLarge
+        } else {
+            loop: while let part = try await parts.next() {
+                switch part {
+                case .body(var chunk):
+                    if body.readableBytes + chunk.readableBytes > limits.maxBodyBytes {
+                        refusal = .payloadTooLarge
+                        break loop
+                    }
+                    body.writeBuffer(&chunk)
+                case .end:
+                    break loop
+                case .head:
+                    return false
+                }
+            }
+        }
+
+        var ctx = RequestContext(requestID: requestID, started: .now, receivedAt: Date(), clientIP: clientIP, tlsVersion: tlsVersion,
+                                 head: head, body: body)
+        var response: GatewayResponse
+        if let refusal {
+            try? ValidatePhase().run(&ctx)
+            try? RoutePhase(routes: snapshot.routes).run(&ctx)
+            ctx.failureReason = refusal.reason
+            ctx.decision = .deny(refusal)
+            response = .error(refusal, realm: ctx.route?.realm ?? "fhirgate", requestID: requestID)
+        } else {
+            response = await RequestPipeline(snapshot: snapshot).handle(&ctx)
+        }
+
+        let keepAlive = refusal == nil && head.isKeepAlive && !registry.isDraining
+        response.headers.remove(name: "Connection")
+        if !keepAlive { response.headers.add(name: "Connection", value: "close") }
+        ctx.status = Int(response.status.code)
+        var completed = false
+        do {
+            try await write(response, head: head, to: outbound, bytesOut: &ctx.bytesOut)
+            completed = true
+        } catch {
+            // The upstream failed mid-stream: close the connection rather than pretend
+            // the truncated response was complete.
+            ctx.failureReason = ctx.failureReason ?? "response_interrupted"
+        }
+        let finished = ContinuousClock.now
+        let record = ctx.auditRecord(now: finished)
+        await runtime.audit.append(record)
+        runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
+                                        duration: ctx.started.duration(to: finished), upstream: ctx.upstreamDuration)
+        return completed && keepAlive
+    }
+
+    private func write(_ response: GatewayResponse, head: HTTPRequestHead, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+                       bytesOut: inout Int) async throws {
+        var headers = response.headers
+        if case .bytes(let b) = response.body, !headers.contains(name: "content-length") {
+            headers.add(name: "Content-Length", value: String(b.readableBytes))
+        }
+        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers)))
+        if head.method != .HEAD {
+            switch response.body {
+            case .empty:
+                break
+            case .bytes(let buffer):
+                bytesOut += buffer.readableBytes
+                try await outbound.write(.body(.byteBuffer(buffer)))
+            case .stream(let stream):
+                for try await chunk in stream {
+                    bytesOut += chunk.readableBytes
+                    try await outbound.write(.body(.byteBuffer(chunk)))
+                }
+            }
+        }
+        try await outbound.write(.end(nil))
+    }
+
+    /// Keeps a client's well-formed request id for correlation; otherwise makes one.
+    static func requestID(_ given: String?) -> String {
+        if let given, (1...128).contains(given.utf8.count),
+           given.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    static func describe(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv13: "TLSv1.3"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv1: "TLSv1.0"
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import FHIRGateCore
+import NIOCore
+import NIOHTTP1
+
+/// Answers requests the HTTP parser refused (smuggling forms, bad chunking, bare LF,
+/// obs-fold, …) with a 400 OperationOutcome and closes the connection. Replaces NIO's
+/// `HTTPServerProtocolErrorHandler`, whose answer is not FHIR.
+final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var responseInFlight = false
+    private var failed = false
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        guard !failed else { return }
+        failed = true
+        if responseInFlight {
+            context.close(promise: nil)
+            return
+        }
+        let gatewayError: GatewayError = parserError == .headerOverflow ? .headersTooLarge : .malformedRequest(reason: "http_parse_error")
+        let body = gatewayError.operationOutcome.json
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/fhir+json")
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: gatewayError.status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        // The request never reached the pipeline, so it is not audited there: tell it.
+        context.fireUserInboundEventTriggered(RefusedByParser(status: gatewayError.status, reason: gatewayError.reason))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if failed { return }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head: responseInFlight = true
+        case .end: responseInFlight = false
+        case .body: break
+        }
+        context.write(data, promise: promise)
+    }
+}
+
+/// Raised when the parser refused a request, so the connection can audit it.
+struct RefusedByParser: Sendable {
+    let status: Int
+    let reason: String
+}

@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import FHIRGateCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Phase 6: sends the request upstream, rebuilt from the parsed form (never the raw
+/// target), through the route's connection pool, and returns the streaming response.
+struct ForwardPhase {
+    /// Request headers the gateway sets itself or must not pass on.
+    static let replacedRequestHeaders: Set<String> = [
+        "host", "content-length", "authorization", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
+        "x-request-id", "if-none-exist", "x-real-ip",
+    ]
+
+    func run(_ ctx: inout RequestContext) async throws(GatewayError) -> HTTPClientResponse {
+        guard let route = ctx.route, let request = ctx.request, let target = ctx.target else {
+            throw .internalError(reason: "forward_before_classify")
+        }
+        let decision = ctx.decision
+        let checked = decision?.responseCheck != nil
+
+        // The upstream target: the route's upstream base + the re-encoded FHIR path +
+        // the parsed query + the narrowing the decision added.
+        var url = route.settings.upstream
+        for segment in request.pathSegments { url += "/" + PercentEncoding.encode(segment, inPath: true) }
+        let queryItems = target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : [])
+        if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
+
+        var upstream = HTTPClientRequest(url: url)
+        upstream.method = ctx.head.method
+        var headers = HopByHop.strip(ctx.head.headers)
+        for name in Self.replacedRequestHeaders { headers.remove(name: name) }
+        switch route.settings.upstreamAuthorization {
+        case .pass:
+            if let auth = ctx.head.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
+        case .strip:
+            break
+        case .replace:
+            if let credential = route.upstreamCredential { headers.add(name: "Authorization", value: credential) }
+        }
+        if request.interaction == .conditionalCreate {
+            headers.add(name: "If-None-Exist", value: PercentEncoding.query(request.conditionalCriteria.map { .init(name: $0.rawName, value: $0.value) }))
+        }
+        if checked {
+            // The guard has to read the response: ask for plain FHIR JSON.
+            if let accept = ctx.head.headers.first(name: "accept")?.lowercased(), !Self.acceptsJSON(accept) {
+                throw .notAcceptable(reason: "guarded_response_needs_json")
+            }
+            if let format = target.query.first(where: { $0.name == "_format" })?.value.lowercased(), format.contains("xml") {
+                throw .notAcceptable(reason: "guarded_response_needs_json")
+            }
+            headers.replaceOrAdd(name: "Accept", value: "application/fhir+json")
+            headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+        }
+        let previous = ctx.head.headers.first(name: "x-forwarded-for")
+        headers.add(name: "X-Forwarded-For", value: [previous, ctx.clientIP].compactMap { $0 }.joined(separator: ", "))
+        headers.add(name: "X-Forwarded-Proto", value: ctx.tlsVersion == nil ? "http" : "https")
+        if let host = ctx.head.headers.first(name: "host") { headers.add(name: "X-Forwarded-Host", value: host) }
+        headers.add(name: "X-Request-ID", value: ctx.requestID)
+        upstream.headers = headers
+
+        if let form = ctx.formItems {
+            let text = PercentEncoding.query(form + (decision?.narrowing ?? []))
+            upstream.body = .bytes(ByteBuffer(string: text))
+            upstream.headers.replaceOrAdd(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        } else if ctx.body.readableBytes > 0 {
+            upstream.body = .bytes(ctx.body)
+        }
+
+        let started = ContinuousClock.now
+        do {
+            let response = try await route.httpClient.execute(upstream, timeout: .milliseconds(Int64(route.settings.readTimeoutSeconds * 1000)))
+            ctx.upstreamDuration = started.duration(to: .now)
+            ctx.upstreamStatus = Int(response.status.code)
+            return response
+        } catch {
+            ctx.upstreamDuration = started.duration(to: .now)
+            throw Self.classify(error)
+        }
+    }
+
+    static func acceptsJSON(_ accept: String) -> Bool {
+        accept.contains("json") || accept.contains("*/*") || accept.contains("application/*")
+    }
+
+    /// Upstream failures, without their details (hostnames stay out of responses).
+    static func classify(_ error: any Error) -> GatewayError {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .deadlineExceeded, .readTimeout: return .upstreamTimeout(reason: "upstream_timeout")
+            case .connectTimeout: return .upstreamTimeout(reason: "upstream_connect_timeout")
+            default: return .upstreamUnavailable(reason: "upstream_error")
+            }
+        }
+        return .upstreamUnavailable(reason: "upstream_unreachable")
+    }
+}

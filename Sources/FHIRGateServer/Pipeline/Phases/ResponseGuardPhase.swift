@@ -1,0 +1,57 @@
+import AsyncHTTPClient
+import FHIRGateCore
+import NIOCore
+import NIOHTTP1
+
+/// Phase 7: prepares the upstream response for the client. Responses that need no check
+/// stream through untouched (hop-by-hop headers dropped, upstream URLs rewritten to the
+/// public base); responses the decision marked for checking are buffered up to a limit,
+/// checked, and hidden (404), trimmed, or refused (502) — never passed unchecked.
+struct ResponseGuardPhase {
+    let maxCheckedBytes: Int
+
+    func run(_ ctx: inout RequestContext, upstream: HTTPClientResponse) async throws(GatewayError) -> GatewayResponse {
+        guard let route = ctx.route else { throw .internalError(reason: "guard_before_route") }
+        var headers = HopByHop.strip(upstream.headers)
+        Self.rewriteLocations(&headers, route: route)
+        headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
+        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
+
+        guard let check = ctx.decision?.responseCheck, !ctx.isHead, (200..<300).contains(Int(upstream.status.code)) else {
+            if ctx.decision?.responseCheck != nil, !(200..<300).contains(Int(upstream.status.code)) {
+                // Error answers may carry an OperationOutcome only; anything else is not ours to show.
+                if upstream.status == .notFound || upstream.status == .gone { throw .notFound(reason: "upstream_not_found") }
+            }
+            return GatewayResponse(status: upstream.status, headers: headers, body: ctx.isHead ? .empty : .stream(upstream.body))
+        }
+
+        let body: ByteBuffer
+        do {
+            body = try await upstream.body.collect(upTo: maxCheckedBytes)
+        } catch {
+            throw .upstreamUnavailable(reason: error is NIOTooManyBytesError ? "guard_buffer_exceeded" : "upstream_body_error")
+        }
+        switch route.responseGuard.check(Array(body.readableBytesView), against: check) {
+        case .pass:
+            return GatewayResponse(status: upstream.status, headers: headers, body: .bytes(body))
+        case .replace(let bytes, _):
+            headers.replaceOrAdd(name: "Content-Length", value: String(bytes.count))
+            headers.remove(name: "ETag")
+            return GatewayResponse(status: upstream.status, headers: headers, body: .bytes(ByteBuffer(bytes: bytes)))
+        case .hide:
+            throw .notFound(reason: "guard_hidden")
+        case .unverifiable:
+            throw .upstreamUnavailable(reason: "guard_unparseable")
+        }
+    }
+
+    /// `Location`/`Content-Location` pointing at the upstream become public URLs.
+    static func rewriteLocations(_ headers: inout HTTPHeaders, route: RouteRuntime) {
+        for name in ["Location", "Content-Location"] {
+            guard let value = headers.first(name: name) else { continue }
+            if value.hasPrefix(route.settings.upstream + "/") || value == route.settings.upstream {
+                headers.replaceOrAdd(name: name, value: route.settings.baseURL + value.dropFirst(route.settings.upstream.count))
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import FHIRGateAudit
+import FHIRGateCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Everything known about one request as it passes the phases. Each phase reads what
+/// the earlier ones set and adds its own part; the audit phase turns it into a record.
+struct RequestContext: Sendable {
+    let requestID: String
+    let started: ContinuousClock.Instant
+    let receivedAt: Date
+    let clientIP: String?
+    let tlsVersion: String?
+    let head: HTTPRequestHead
+    let body: ByteBuffer
+
+    var method: HTTPMethodName?
+    var target: RequestTarget?
+    var route: RouteRuntime?
+    var fhirSegments: [String] = []
+    /// `_search` form parameters (kept apart from the query to rebuild the upstream body).
+    var formItems: [RequestTarget.QueryItem]?
+    var request: FHIRRequest?
+    var token: AccessToken?
+    var decision: PolicyDecision?
+    var upstreamStatus: Int?
+    var upstreamDuration: Duration?
+    var status = 0
+    var bytesOut = 0
+    var failureReason: String?
+
+    var isHead: Bool { head.method == .HEAD }
+
+    /// The audit record for this request (no token, no body).
+    func auditRecord(now: ContinuousClock.Instant) -> AuditRecord {
+        var r = AuditRecord(time: Self.timestamp(receivedAt), requestID: requestID, method: head.method.rawValue,
+                            path: target.map { "/" + $0.segments.joined(separator: "/") } ?? String(head.uri.prefix { $0 != "?" }.prefix(512)),
+                            decision: decision?.auditDecision ?? (failureReason == nil ? "allow" : "deny"), status: status)
+        r.route = route?.settings.name
+        r.clientIP = clientIP
+        r.tlsVersion = tlsVersion
+        r.query = target.flatMap { AuditRecord.maskedQuery($0.query) }
+        r.interaction = request?.interaction.rawValue
+        r.resourceType = request?.resourceType
+        r.resourceID = request?.id
+        r.compartmentPatient = request?.compartment?.id
+        if let token {
+            r.issuer = token.issuer
+            r.clientID = token.clientID
+            r.subject = token.subject
+            r.fhirUser = token.fhirUser
+            r.patient = token.patient
+            r.scopes = token.scopes.raw.joined(separator: " ")
+            r.tokenHash = token.tokenHash
+        }
+        r.reason = failureReason ?? decision?.reason
+        r.policyHash = route?.policy?.contentHash
+        r.upstreamStatus = upstreamStatus
+        r.bytesIn = body.readableBytes
+        r.bytesOut = bytesOut
+        r.durationMS = Self.milliseconds(started.duration(to: now))
+        r.upstreamDurationMS = upstreamDuration.map(Self.milliseconds)
+        return r
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    /// UTC with milliseconds, e.g. `2026-11-29T04:14:49.123Z`.
+    static func timestamp(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        var t = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        let ms = Int((seconds - seconds.rounded(.down)) * 1000)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), ms)
+    }
+}

@@ -1,0 +1,50 @@
+import FHIRGateAudit
+import FHIRGateAuth
+import FHIRGateCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The fixed sequence of phases every request passes:
+/// validate → route → classify → authenticate → authorize → forward → guard response,
+/// with the audit record written by the connection once the response is sent.
+/// Each phase either fills in its part of the context or ends the request with a
+/// `GatewayError`, which becomes the client's OperationOutcome in one place.
+struct RequestPipeline: Sendable {
+    let snapshot: GatewaySnapshot
+
+    func handle(_ ctx: inout RequestContext) async -> GatewayResponse {
+        do {
+            try ValidatePhase().run(&ctx)
+            try RoutePhase(routes: snapshot.routes).run(&ctx)
+            if ctx.method == .OPTIONS { return Self.preflight(ctx) }
+            try ClassifyPhase().run(&ctx)
+            try await AuthenticatePhase(verifier: snapshot.verifier).run(&ctx)
+            try AuthorizePhase().run(&ctx)
+            let upstream = try await ForwardPhase().run(&ctx)
+            return try await ResponseGuardPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes)
+                .run(&ctx, upstream: upstream)
+        } catch {
+            ctx.failureReason = error.reason
+            if ctx.decision == nil || ctx.decision?.isAllowed == true {
+                // Denials before or after authorization are recorded as such.
+                if case .upstreamUnavailable = error {} else if case .upstreamTimeout = error {} else {
+                    ctx.decision = .deny(error)
+                }
+            }
+            return GatewayResponse.error(error, realm: ctx.route?.realm ?? "fhirgate", requestID: ctx.requestID)
+        }
+    }
+
+    /// CORS preflight for API paths is answered by the gateway itself.
+    static func preflight(_ ctx: RequestContext) -> GatewayResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Access-Control-Allow-Origin", value: "*")
+        headers.add(name: "Access-Control-Allow-Methods", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+        headers.add(name: "Access-Control-Allow-Headers", value: "Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, If-Modified-Since, Prefer, X-Request-ID")
+        headers.add(name: "Access-Control-Max-Age", value: "600")
+        headers.add(name: "Content-Length", value: "0")
+        headers.add(name: "X-Request-ID", value: ctx.requestID)
+        return GatewayResponse(status: .noContent, headers: headers, body: .empty)
+    }
+}

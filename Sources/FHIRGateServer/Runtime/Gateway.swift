@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// The running gateway as a service: public and admin listeners, upstream probes,
+/// SIGHUP reload, and SIGTERM drain (stop accepting, let in-flight requests finish
+/// within `drain_timeout_seconds`, audit everything, exit).
+public final class Gateway: Service, Sendable {
+    public let runtime: GatewayRuntime
+    let registry = ConnectionRegistry()
+    let boundPort = Mutex<Int?>(nil)
+    let boundAdminPort = Mutex<Int?>(nil)
+
+    public init(runtime: GatewayRuntime) {
+        self.runtime = runtime
+    }
+
+    /// The port actually bound (useful with `listen: "127.0.0.1:0"`).
+    public var port: Int? { boundPort.withLock { $0 } }
+    public var adminPort: Int? { boundAdminPort.withLock { $0 } }
+
+    public func run() async throws {
+        let listener = GatewayListener(runtime: runtime, registry: registry)
+        let server = try await listener.bind()
+        boundPort.withLock { $0 = server.channel.localAddress?.port }
+        var adminServer: AdminListener.Server?
+        if let adminSettings = runtime.config.admin {
+            adminServer = try await AdminListener(runtime: runtime).bind(adminSettings.listen)
+            boundAdminPort.withLock { $0 = adminServer?.channel.localAddress?.port }
+        }
+        let admin = adminServer
+        runtime.logger.info("fhirgate listening", metadata: ["listen": "\(runtime.config.server.listen.host):\(port ?? 0)",
+                                                            "admin": "\(adminPort.map(String.init) ?? "off")"])
+        let runtime = self.runtime
+        let registry = self.registry
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await listener.serve(server) }
+                if let admin { group.addTask { try await AdminListener(runtime: runtime).serve(admin) } }
+                group.addTask { await runtime.probeUpstreams() }
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        await runtime.reload()
+                    }
+                }
+                // The listener task ends when the server channel closes (drain).
+                try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            runtime.logger.info("draining")
+            runtime.draining.store(true, ordering: .relaxed)
+            server.channel.close(promise: nil)
+            admin?.channel.close(promise: nil)
+            registry.drain()
+            let timeout = runtime.config.server.drainTimeoutSeconds
+            Task {
+                try? await Task.sleep(for: .seconds(timeout))
+                registry.closeAll()
+            }
+        }
+        await runtime.shutdown()
+        runtime.logger.info("stopped")
+    }
+}
+
+import Synchronization

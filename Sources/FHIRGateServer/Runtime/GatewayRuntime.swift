@@ -1,0 +1,111 @@
+import AsyncHTTPClient
+import FHIRGateAudit
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The live gateway state shared by all connections: the current snapshot (swapped
+/// atomically on reload), the audit writer, metrics and readiness.
+public final class GatewayRuntime: Sendable {
+    let configFile: String
+    let group: any EventLoopGroup
+    let logger: Logger
+    let metrics = GatewayMetrics()
+    let audit: AuditWriter
+    let jwksClient: HTTPClient
+    private let current: Mutex<GatewaySnapshot>
+    private let upstreamUp = Mutex<[String: Bool]>([:])
+    let draining = Atomic<Bool>(false)
+    let lastReloadError = Mutex<String?>(nil)
+
+    public init(configFile: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) async throws {
+        self.configFile = configFile
+        self.group = group
+        self.logger = logger
+        let (config, policies) = try ConfigLoader.load(file: configFile)
+        jwksClient = HTTPClient(eventLoopGroup: group, configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
+        audit = try AuditWriter(path: config.audit.path, fsync: AuditWriter.FsyncMode(rawValue: config.audit.fsync) ?? .interval)
+        let snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
+        current = Mutex(snapshot)
+        await snapshot.verifier.loadKeys()
+    }
+
+    var snapshot: GatewaySnapshot { current.withLock { $0 } }
+
+    public var config: GatewayConfig { snapshot.config }
+
+    /// Loads, validates and builds the whole new set, then swaps it in. On any error
+    /// the old set keeps serving and the error is logged with file:line.
+    @discardableResult
+    public func reload() async -> Bool {
+        do {
+            let (config, policies) = try ConfigLoader.load(file: configFile)
+            let old = snapshot
+            if config.server.listen != old.config.server.listen {
+                logger.warning("server.listen changed: takes effect after a restart")
+            }
+            let fresh = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
+            await fresh.verifier.loadKeys()
+            current.withLock { $0 = fresh }
+            lastReloadError.withLock { $0 = nil }
+            metrics.reload(succeeded: true)
+            logger.info("configuration reloaded", metadata: ["routes": "\(config.routes.count)"])
+            // Requests already under way keep the old pools until they finish.
+            Task { [drain = config.server.drainTimeoutSeconds] in
+                try? await Task.sleep(for: .seconds(max(drain, 5)))
+                await old.shutdownClients()
+            }
+            return true
+        } catch let errors as ConfigErrors {
+            lastReloadError.withLock { $0 = errors.description }
+            metrics.reload(succeeded: false)
+            for d in errors.diagnostics { logger.error("reload refused, keeping the previous configuration: \(d.description)") }
+            return false
+        } catch {
+            lastReloadError.withLock { $0 = "\(error)" }
+            metrics.reload(succeeded: false)
+            logger.error("reload refused, keeping the previous configuration: \(error)")
+            return false
+        }
+    }
+
+    func setUpstream(route: String, up: Bool) {
+        upstreamUp.withLock { $0[route] = up }
+        metrics.setUpstreamUp(route: route, up: up)
+    }
+
+    /// Ready when every route's upstream answered its last probe and keys are loaded.
+    func isReady() async -> Bool {
+        let snap = snapshot
+        let ups = upstreamUp.withLock { $0 }
+        guard snap.routes.allSatisfy({ ups[$0.settings.name] == true }) else { return false }
+        return await snap.verifier.keysHealthy()
+    }
+
+    /// Probes each route's upstream `metadata` (no token needed) until cancelled.
+    func probeUpstreams() async {
+        while !Task.isCancelled {
+            for route in snapshot.routes {
+                var request = HTTPClientRequest(url: route.settings.upstream + "/metadata")
+                request.method = .GET
+                let up: Bool
+                if let response = try? await route.httpClient.execute(request, timeout: .seconds(2)) {
+                    up = response.status.code < 500
+                    _ = try? await response.body.collect(upTo: 4 << 20)
+                } else {
+                    up = false
+                }
+                setUpstream(route: route.settings.name, up: up)
+            }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+
+    public func shutdown() async {
+        await audit.shutdown()
+        await snapshot.shutdownClients()
+        try? await jwksClient.shutdown()
+    }
+}

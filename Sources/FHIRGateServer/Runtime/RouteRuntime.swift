@@ -1,0 +1,61 @@
+import AsyncHTTPClient
+import FHIRGateCore
+import Foundation
+import NIOCore
+import NIOSSL
+
+/// One route, ready to serve: its settings, the decision objects built from its policy,
+/// and its upstream connection pool. Immutable; a reload builds new ones.
+final class RouteRuntime: Sendable {
+    let settings: RouteSettings
+    let policy: PolicyFile?
+    let authorizer: Authorizer
+    let bodyCheck: RequestBodyCheck
+    let responseGuard: ResponseGuard
+    let httpClient: HTTPClient
+    /// The Authorization value sent upstream in `replace` mode.
+    let upstreamCredential: String?
+    let upstreamBasePath: String
+
+    init(settings: RouteSettings, policy: PolicyFile?, group: any EventLoopGroup) throws {
+        self.settings = settings
+        self.policy = policy
+        var authSettings = Authorizer.Settings(baseURL: settings.baseURL)
+        if let policy {
+            authSettings.readableOutsideCompartment = policy.readableOutsideCompartment
+            authSettings.patientLinkedTypes = policy.patientLinkedTypes
+        }
+        authorizer = Authorizer(settings: authSettings)
+        bodyCheck = RequestBodyCheck(authorizer: authorizer)
+        responseGuard = ResponseGuard(base: settings.baseURL)
+        if case .replace(let file) = settings.upstreamAuthorization {
+            upstreamCredential = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            upstreamCredential = nil
+        }
+        upstreamBasePath = URL(string: settings.upstream).map { $0.path } ?? ""
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let ca = settings.upstreamTLS.caBundle {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+        }
+        if let cert = settings.upstreamTLS.certificate, let key = settings.upstreamTLS.privateKey {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(Int64(settings.connectTimeoutSeconds * 1000)),
+                           read: .milliseconds(Int64(settings.readTimeoutSeconds * 1000))),
+            decompression: .disabled
+        )
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.connectionPool.retryConnectionEstablishment = false
+        httpClient = HTTPClient(eventLoopGroup: group, configuration: configuration)
+    }
+
+    /// The realm in `WWW-Authenticate` answers.
+    var realm: String { settings.baseURL }
+}
