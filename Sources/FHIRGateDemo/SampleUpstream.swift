@@ -7,12 +7,13 @@ import Synchronization
 
 /// A small FHIR R4 server on loopback serving the synthetic data set: what `fhirgate
 /// demo` puts behind the gateway and what the integration tests forward to. Besides
-/// FHIR reads, searches and creates it has test endpoints under `/__test/` (stream N
+/// FHIR reads, searches and creates it has test behaviours behind `Binary/…` ids (stream N
 /// bytes, hang, echo) and records every request it receives.
 public final class SampleUpstream: Sendable {
     let data: SampleData
     let group: any EventLoopGroup
     let received = Mutex<[String]>([])
+    let bodies = Mutex<[[UInt8]]>([])
     let channel = Mutex<(any Channel)?>(nil)
     let basePath: String
 
@@ -24,6 +25,9 @@ public final class SampleUpstream: Sendable {
 
     /// Request lines received so far (`METHOD /path?query`).
     public var requestLog: [String] { received.withLock { $0 } }
+
+    /// Request bodies received so far, in order.
+    public var receivedBodies: [[UInt8]] { bodies.withLock { $0 } }
 
     /// Binds and serves in the background; returns the port.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> Int {
@@ -68,6 +72,7 @@ public final class SampleUpstream: Sendable {
                 case .end:
                     guard let h = head else { return }
                     received.withLock { $0.append("\(h.method.rawValue) \(h.uri)") }
+                    bodies.withLock { $0.append(Array(body.readableBytesView)) }
                     try await respond(h, body: body, outbound: outbound, port: port)
                     if !h.isKeepAlive { return }
                 }
@@ -87,24 +92,31 @@ public final class SampleUpstream: Sendable {
         }
         let base = "http://127.0.0.1:\(port)\(basePath)"
 
-        // Test endpoints.
-        if segments.first == "__test" {
-            switch (head.method, segments.dropFirst().first) {
-            case (.GET, "bytes"):
-                let total = Int(segments.last ?? "0") ?? 0
-                try await streamBytes(total, head: head, outbound: outbound)
-            case (.GET, "hang"):
+        // Test behaviours behind ordinary FHIR paths, so they pass the gateway's
+        // classifier: Binary/bytes-N streams N bytes, Binary/slow-MS answers after MS
+        // milliseconds, Binary/hang never answers, Binary/echo describes the request.
+        if segments.count == 2, segments[0] == "Binary", head.method == .GET {
+            let id = segments[1]
+            if id.hasPrefix("bytes-"), let n = Int(id.dropFirst(6)) {
+                try await streamBytes(n, head: head, outbound: outbound)
+                return
+            }
+            if id.hasPrefix("slow-"), let ms = Int(id.dropFirst(5)) {
+                try await Task.sleep(for: .milliseconds(ms))
+                try await send(.ok, json: ["resourceType": "Binary", "id": id, "contentType": "text/plain", "data": "c2xvdw=="], head: head, outbound: outbound)
+                return
+            }
+            if id == "hang" {
                 try await Task.sleep(for: .seconds(3600))
-            case (_, "echo"):
+                return
+            }
+            if id == "echo" {
                 var headers: [String: String] = [:]
                 for (n, v) in head.headers { headers[n.lowercased()] = headers[n.lowercased()].map { $0 + ", " + v } ?? v }
-                let info: [String: Any] = ["method": head.method.rawValue, "uri": head.uri, "headers": headers,
-                                           "body": String(buffer: body)]
-                try await send(.ok, json: info, head: head, outbound: outbound, contentType: "application/json")
-            default:
-                try await send(.notFound, json: outcome("not-found"), head: head, outbound: outbound)
+                try await send(.ok, json: ["resourceType": "Binary", "id": "echo", "method": head.method.rawValue, "uri": head.uri, "headers": headers],
+                               head: head, outbound: outbound, extraHeaders: [("Connection", "X-Upstream-Hop"), ("X-Upstream-Hop", "1"), ("Proxy-Authenticate", "Basic")])
+                return
             }
-            return
         }
 
         switch (head.method, segments.count) {
@@ -166,12 +178,12 @@ public final class SampleUpstream: Sendable {
     private func send(_ status: HTTPResponseStatus, json: [String: Any], head: HTTPRequestHead,
                       outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, contentType: String = "application/fhir+json",
                       extraHeaders: [(String, String)] = []) async throws {
-        let data = (try? JSONSerialization.data(withJSONObject: json)) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(data.count))
-        headers.add(name: "Connection", value: "keep-alive")
         headers.add(name: "Keep-Alive", value: "timeout=30")
+        if !extraHeaders.contains(where: { $0.0 == "Connection" }) { headers.add(name: "Connection", value: "keep-alive") }
         for (n, v) in extraHeaders { headers.add(name: n, value: v) }
         try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
         if head.method != .HEAD { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: data)))) }

@@ -44,15 +44,21 @@ struct GatewayListener {
             }
     }
 
-    /// Accepts connections until the server channel closes, then waits for them.
-    func serve(_ server: Server) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask {
-                        await HTTPConnection(channel: connection, runtime: runtime, registry: registry).run()
+    /// Accepts connections until the server channel closes, then waits for the open
+    /// connections to finish. The accept loop's end (an error when the channel is closed
+    /// for a drain) must not cancel the connections still serving requests.
+    func serve(_ server: Server) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask {
+                            await HTTPConnection(channel: connection, runtime: runtime, registry: registry).run()
+                        }
                     }
                 }
+            } catch {
+                runtime.logger.debug("listener closed: \(error)")
             }
         }
     }

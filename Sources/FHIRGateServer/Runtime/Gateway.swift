@@ -36,18 +36,17 @@ public final class Gateway: Service, Sendable {
                                                             "admin": "\(adminPort.map(String.init) ?? "off")"])
         let runtime = self.runtime
         let registry = self.registry
-        try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await listener.serve(server) }
-                if let admin { group.addTask { try await AdminListener(runtime: runtime).serve(admin) } }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                if let admin { group.addTask { try? await AdminListener(runtime: runtime).serve(admin) } }
                 group.addTask { await runtime.probeUpstreams() }
                 group.addTask {
                     for await _ in await UnixSignalsSequence(trapping: .sighup) {
                         await runtime.reload()
                     }
                 }
-                // The listener task ends when the server channel closes (drain).
-                try await group.next()
+                // Returns once the listener is closed (drain) and its connections finished.
+                await listener.serve(server)
                 group.cancelAll()
             }
         } onGracefulShutdown: {

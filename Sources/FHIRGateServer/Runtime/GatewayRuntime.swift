@@ -30,6 +30,9 @@ public final class GatewayRuntime: Sendable {
         let snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
         current = Mutex(snapshot)
         await snapshot.verifier.loadKeys()
+        if config.rateLimit.redis != nil {
+            logger.warning("rate_limit.redis is set, but this build does not enforce rate limits yet")
+        }
     }
 
     var snapshot: GatewaySnapshot { current.withLock { $0 } }

@@ -1,0 +1,38 @@
+# FHIRGate — the two commands a newcomer needs:
+#   make demo   set up and run the gateway in demo mode
+#   make test   set up and run the tests
+SWIFT ?= swift
+APT_PACKAGES := libhiredis-dev redis-server pkg-config
+SCRATCH ?= .build
+
+.PHONY: deps build release test demo check policy-test fuzz-smoke clean
+
+# Installs the system packages the build and tests need (when root), or says how.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build --scratch-path $(SCRATCH)
+
+release: deps
+	$(SWIFT) build -c release --scratch-path $(SCRATCH)
+
+test: deps
+	$(SWIFT) build --build-tests --scratch-path $(SCRATCH)
+	$(SWIFT) test --skip-build --scratch-path $(SCRATCH)
+
+demo: build
+	$(SCRATCH)/debug/fhirgate demo
+
+check: build
+	$(SCRATCH)/debug/fhirgate check --config Config/fhirgate.yaml
+
+clean:
+	rm -rf $(SCRATCH) .fhirgate-demo

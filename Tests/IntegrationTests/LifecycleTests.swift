@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// Reload and shutdown with real signals to the real binary.
+@Suite(.serialized) struct LifecycleTests {
+    @Test func sighupWithBrokenConfigKeepsServingTheOldOne() async throws {
+        let f = try await GatewayFixture()
+        let token = try f.token("system/*.rs")
+        #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
+
+        let good = try String(contentsOfFile: f.configFile, encoding: .utf8)
+        try (good + "\nunknown_section: 1\n").write(toFile: f.configFile, atomically: true, encoding: .utf8)
+        f.gateway.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
+        #expect(f.gateway.log.contains("gateway.yaml:"), "the refusal names file:line")
+        #expect(f.gateway.log.contains("unknown key 'unknown_section'"))
+
+        // A good change is picked up without a restart: a second route appears.
+        let second = good.replacingOccurrences(of: "routes:\n", with: """
+        routes:
+          - name: second
+            base_url: "https://localhost:\(f.gateway.port)/second"
+            upstream: "http://127.0.0.1:\(f.upstreamPort)/fhir"
+
+        """)
+        try second.write(toFile: f.configFile, atomically: true, encoding: .utf8)
+        let secondBase = "https://localhost:\(f.gateway.port)/second"
+        #expect(try await f.client.send(.GET, "\(secondBase)/metadata").status == 404)
+        f.gateway.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(try await f.client.send(.GET, "\(secondBase)/metadata").status == 200)
+        await f.stop()
+    }
+
+    @Test func sigtermDrainsAnInFlightRequest() async throws {
+        var options = TestEnvironment.Options()
+        options.readTimeout = 10
+        try await GatewayFixture.with(options) { f in
+            let token = try f.token("system/*.rs")
+            let slow = Task { try await f.client.send(.GET, "\(f.base)/Binary/slow-1500", token: token) }
+            try await Task.sleep(for: .milliseconds(400))
+            f.gateway.signal(SIGTERM)
+            let response: TestClient.Response
+            do { response = try await slow.value } catch { Issue.record("in-flight request failed: \(error)\n\(f.gateway.log)"); return }
+            #expect(response.status == 200)
+            #expect(response.json["id"] as? String == "slow-1500")
+            let status = f.gateway.waitForExit(timeout: 10)
+            #expect(status == 0)
+            // Its audit record was written before exit.
+            #expect(f.env.auditLines.contains { $0.contains("/r4/Binary/slow-1500") && $0.contains("\"status\":200") })
+            // New connections are refused once draining started.
+            await #expect(throws: (any Error).self) {
+                _ = try await RawTLSConnection(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM)
+            }
+        }
+    }
+}

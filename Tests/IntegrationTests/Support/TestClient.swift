@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// An HTTPS client that trusts the test CA.
+struct TestClient {
+    let client: HTTPClient
+
+    init(caPEM: String, tls: TLSConfiguration? = nil) throws {
+        var configuration = tls ?? TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                            configuration: .init(tlsConfiguration: configuration, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(20))))
+    }
+
+    struct Response {
+        let status: Int
+        let headers: HTTPHeaders
+        let body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:] }
+    }
+
+    func send(_ method: HTTPMethod = .GET, _ url: String, token: String? = nil, headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
+        for (n, v) in headers { request.headers.add(name: n, value: v) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await client.execute(request, timeout: .seconds(20))
+        let collected = try await response.body.collect(upTo: 256 << 20)
+        return Response(status: Int(response.status.code), headers: response.headers, body: Array(collected.readableBytesView))
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+}
+
+/// A raw TLS connection for requests no well-behaved client would send.
+final class RawTLSConnection: @unchecked Sendable {
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    init(port: Int, caPEM: String, maxTLS: TLSVersion? = nil, minTLS: TLSVersion? = nil) async throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        if let maxTLS { tls.maximumTLSVersion = maxTLS }
+        if let minTLS { tls.minimumTLSVersion = minTLS }
+        let context = try NIOSSLContext(configuration: tls)
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    func send(_ text: String) async throws {
+        try await channel.outbound.write(ByteBuffer(string: text))
+    }
+
+    func send(_ bytes: [UInt8]) async throws {
+        try await channel.outbound.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Reads until the peer closes or `timeout` passes; returns what arrived and whether it closed.
+    func readUntilClose(timeout: Duration) async -> (text: String, closed: Bool) {
+        let inbound = channel.inbound
+        return await withTaskGroup(of: (String, Bool)?.self) { group in
+            group.addTask {
+                var text = ""
+                do {
+                    for try await chunk in inbound { text += String(buffer: chunk) }
+                    return (text, true)
+                } catch {
+                    return (text, true)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            if let first { return first }
+            return ("", false)
+        }
+    }
+
+    func close() async {
+        try? await channel.channel.close()
+    }
+}
