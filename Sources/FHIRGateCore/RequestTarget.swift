@@ -44,8 +44,11 @@ public struct RequestTarget: Sendable, Equatable {
         let queryBytes = questionMark.map { bytes[($0 + 1)...] }
 
         var segments: [String] = []
-        // Skip the leading "/" and split; "/" alone is the empty path.
-        let body = pathBytes.dropFirst()
+        // Skip the leading "/" and split; "/" alone is the empty path. One trailing "/"
+        // is ignored (`[base]/` is how many clients write the base); any other empty
+        // segment is refused.
+        var body = pathBytes.dropFirst()
+        if body.last == UInt8(ascii: "/") { body = body.dropLast() }
         if !body.isEmpty {
             for raw in body.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
                 guard !raw.isEmpty else { throw .malformedRequest(reason: "path_empty_segment") }
