@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libhiredis-dev redis-server pkg-config
 SCRATCH ?= .build
 
-.PHONY: deps build release test demo check policy-test fuzz-smoke clean
+.PHONY: deps build release test demo check fuzz fuzz-smoke bench clean
 
 # Installs the system packages the build and tests need (when root), or says how.
 deps:
@@ -34,5 +34,23 @@ demo: build
 check: build
 	$(SCRATCH)/debug/fhirgate check --config Config/fhirgate.yaml
 
+# Fuzzing the request-side parsers and decisions with libFuzzer (see Fuzz/).
+FUZZ_SCRATCH ?= .build-fuzz
+FUZZ_BIN = $(FUZZ_SCRATCH)/release/FuzzRequest
+FUZZ_SECONDS ?= 600
+
+$(FUZZ_BIN): $(wildcard Sources/FHIRGateCore/*.swift Sources/FHIRGateCore/*/*.swift Fuzz/Sources/*/*.swift)
+	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release
+
+fuzz: $(FUZZ_BIN)
+	mkdir -p .fuzz-corpus && SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 .fuzz-corpus Fuzz/corpus/request
+
+fuzz-smoke: $(FUZZ_BIN)
+	SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 Fuzz/corpus/request
+
+# Hot-path micro-benchmarks (release build).
+bench:
+	$(SWIFT) run -c release --package-path Benchmarks --scratch-path .build-bench HotPathBenchmarks
+
 clean:
-	rm -rf $(SCRATCH) .fhirgate-demo
+	rm -rf $(SCRATCH) .build-fuzz .build-bench .fuzz-corpus .fhirgate-demo

@@ -122,7 +122,18 @@ let package = Package(
         ),
 
         .testTarget(name: "FHIRGateCoreTests", dependencies: ["FHIRGateCore"]),
-        .testTarget(name: "FHIRGateAuthTests", dependencies: ["FHIRGateAuth", "FHIRGateDemo"]),
+        .testTarget(
+            name: "FHIRGateAuthTests",
+            dependencies: [
+                "FHIRGateAuth", "FHIRGateCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "FHIRGateRedisTests", dependencies: ["FHIRGateRedis"]),
         .testTarget(name: "FHIRGateAuditTests", dependencies: ["FHIRGateAudit"]),
         .testTarget(name: "FHIRGateServerTests", dependencies: ["FHIRGateServer"]),

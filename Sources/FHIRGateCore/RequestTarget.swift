@@ -91,12 +91,19 @@ enum PercentDecoding {
             || b == UInt8(ascii: "?") || b == UInt8(ascii: "#") || b == UInt8(ascii: ";") {
             throw .malformedRequest(reason: "path_encoded_delimiter")
         }
-        // An encoded "." anywhere is refused: `%2e%2e` and `.%2e` are dot segments to some servers.
-        if raw.count != decoded.count, decoded.contains(UInt8(ascii: ".")) {
-            throw .malformedRequest(reason: "path_encoded_dot")
-        }
+        // An encoded "." is refused: `%2e%2e` and `.%2e` are dot segments to some servers.
+        if containsEncodedDot(raw) { throw .malformedRequest(reason: "path_encoded_dot") }
         guard let text = String(validating: decoded, as: UTF8.self) else { throw .malformedRequest(reason: "path_utf8") }
         return text
+    }
+
+    static func containsEncodedDot(_ raw: some Collection<UInt8>) -> Bool {
+        var previous: (UInt8, UInt8) = (0, 0)
+        for b in raw {
+            if previous.0 == UInt8(ascii: "%"), previous.1 == UInt8(ascii: "2"), b == UInt8(ascii: "e") || b == UInt8(ascii: "E") { return true }
+            previous = (previous.1, b)
+        }
+        return false
     }
 
     static func decodeQueryComponent(_ raw: some Collection<UInt8>) throws(GatewayError) -> String {

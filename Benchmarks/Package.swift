@@ -1,0 +1,16 @@
+// swift-tools-version:6.2
+// Hot-path micro-benchmarks, built in release mode apart from the main package:
+//   make bench     (or: swift run -c release --package-path Benchmarks HotPathBenchmarks)
+import PackageDescription
+
+let package = Package(
+    name: "fhirgate-benchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [.package(name: "fhirgate", path: "..")],
+    targets: [
+        .executableTarget(
+            name: "HotPathBenchmarks",
+            dependencies: [.product(name: "FHIRGateCore", package: "fhirgate")]
+        ),
+    ]
+)

@@ -1,0 +1,44 @@
+/// A small timing harness: runs a closure in batches until `minimum` has elapsed, five
+/// times, and reports the median ns per operation (the median resists a busy neighbour
+/// on a 2-core machine better than the mean).
+struct Measurement {
+    let name: String
+    let nanosecondsPerOp: Double
+    let operations: Int
+}
+
+@inline(never)
+func blackHole<T>(_ value: T) {
+    withExtendedLifetime(value) {}
+}
+
+func measure(_ name: String, minimum: Duration = .milliseconds(300), _ body: () -> Void) -> Measurement {
+    for _ in 0..<1000 { body() } // warm up
+    var samples: [Double] = []
+    var total = 0
+    for _ in 0..<5 {
+        let clock = ContinuousClock()
+        var n = 0
+        let start = clock.now
+        var elapsed: Duration = .zero
+        while elapsed < minimum {
+            for _ in 0..<256 { body() }
+            n += 256
+            elapsed = start.duration(to: clock.now)
+        }
+        let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        samples.append(ns / Double(n))
+        total += n
+    }
+    samples.sort()
+    return Measurement(name: name, nanosecondsPerOp: samples[2], operations: total)
+}
+
+func report(_ results: [Measurement]) {
+    let width = results.map(\.name.count).max() ?? 10
+    print("| " + "benchmark".padding(toLength: width, withPad: " ", startingAt: 0) + " | ns/op (median of 5) | ops measured |")
+    print("|" + String(repeating: "-", count: width + 2) + "|---:|---:|")
+    for r in results {
+        print("| " + r.name.padding(toLength: width, withPad: " ", startingAt: 0) + " | " + String(Int(r.nanosecondsPerOp.rounded())) + " | \(r.operations) |")
+    }
+}

@@ -1,0 +1,72 @@
+import FHIRGateCore
+import Foundation
+
+/// libFuzzer entry: the request-side parsers and decisions must never crash, and what
+/// they accept must survive a round trip through the gateway's own re-encoding (the
+/// request sent upstream is rebuilt from the parsed form, so a lossy rebuild would be a
+/// smuggling bug).
+///
+/// The first byte picks the target: request line, scope string, Bundle/body, response.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size > 0 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let selector = bytes[0] % 4
+    let rest = Array(bytes.dropFirst())
+    let text = String(decoding: rest, as: UTF8.self)
+    let authorizer = Authorizer(settings: .init(baseURL: "https://gw.example/r4"))
+    let token = AccessToken(issuer: "i", subject: "s", clientID: "c",
+                            scopes: GrantedScopes("patient/*.rs patient/Observation.cruds user/Patient.rs system/*.read patient/Condition.rs?category=a|b"),
+                            patient: "p1", expiresAt: 1e12, tokenHash: "0")
+    switch selector {
+    case 0:
+        // "METHOD target" then optional body after a newline.
+        let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let line = parts[0].split(separator: " ", maxSplits: 1)
+        guard line.count == 2, let method = HTTPMethodName(rawValue: String(line[0])) else { return 0 }
+        guard let target = try? RequestTarget.parse(String(line[1])) else { return 0 }
+        // Re-encoding what was parsed must parse back to the same value.
+        let rebuilt = "/" + target.segments.map { PercentEncoding.encode($0, inPath: true) }.joined(separator: "/")
+            + (target.query.isEmpty ? "" : "?" + PercentEncoding.query(target.query))
+        guard let again = try? RequestTarget.parse(rebuilt), again == target else {
+            fatalError("re-encoding changed the request: \(target) vs \(rebuilt)")
+        }
+        let form = parts.count > 1 ? try? RequestTarget.parseQuery(Array(parts[1].utf8)) : nil
+        guard let request = try? RequestClassifier().classify(method: method, segments: target.segments, query: target.query, formBody: form) else { return 0 }
+        let decision = authorizer.decide(request, token: token)
+        if parts.count > 1 {
+            _ = RequestBodyCheck(authorizer: authorizer).check(request, body: Array(parts[1].utf8), token: token, decision: decision)
+        }
+        // A patient-pinned allow of a compartment search must carry the pin.
+        if decision.isAllowed, decision.context == .patient, request.interaction == .searchType, let type = request.resourceType,
+           PatientCompartment.contains(type: type) {
+            guard decision.narrowing.contains(where: { $0.value == "Patient/p1" || $0.value == "p1" }) else {
+                fatalError("patient search allowed without narrowing: \(request)")
+            }
+        }
+    case 1:
+        let scopes = GrantedScopes(text)
+        for s in scopes.scopes where s.permissions.rawValue == 0 { fatalError("scope with no permission: \(s)") }
+    case 2:
+        let request = FHIRRequest(method: .POST, interaction: .batchOrTransaction)
+        _ = RequestBodyCheck(authorizer: authorizer).check(request, body: rest, token: token, decision: .allow("fuzz"))
+    default:
+        let check = ResponseCheck(patient: "p1", granular: ["Condition": GrantedScopes("patient/Condition.rs?category=a|b").scopes])
+        _ = ResponseGuard(base: "https://gw.example/r4").check(rest, against: check)
+    }
+    return 0
+}
+
+/// SwiftPM links executables with `main` renamed to `<Target>_main`; hand control to
+/// libFuzzer's driver from there.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@_cdecl("FuzzRequest_main")
+public func fuzzRequestMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzz(data, size) }
+}
