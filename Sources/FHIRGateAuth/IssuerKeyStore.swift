@@ -35,7 +35,10 @@ actor IssuerKeyStore {
         await refreshIfAllowed()
     }
 
-    var isHealthy: Bool { lastError == nil && !snapshot.keys.isEmpty }
+    var isHealthy: Bool {
+        if case .introspectionOnly = settings.keySource { return true }
+        return lastError == nil && !snapshot.keys.isEmpty
+    }
 
     private func refreshIfAllowed() async {
         if let inFlight {
@@ -62,6 +65,8 @@ actor IssuerKeyStore {
 
     static func fetch(settings: IssuerSettings, httpClient: HTTPClient?) async throws -> Data {
         switch settings.keySource {
+        case .introspectionOnly:
+            return Data(#"{"keys":[]}"#.utf8)
         case .jwksFile(let path):
             return try Data(contentsOf: URL(fileURLWithPath: path))
         case .jwksURI(let uri):

@@ -3,6 +3,8 @@ public struct IssuerSettings: Sendable, Equatable {
     public enum KeySource: Sendable, Equatable {
         case jwksURI(String)
         case jwksFile(String)
+        /// Opaque tokens only: no signing keys, every token is introspected.
+        case introspectionOnly
     }
 
     /// Compared exactly with the token's `iss`.
@@ -19,12 +21,16 @@ public struct IssuerSettings: Sendable, Equatable {
     public var requireATJWT: Bool
     /// Upper bound on `exp - iat`, bounding how long a revoked token stays usable.
     public var maxLifetimeSeconds: Double?
+    /// RFC 7662 introspection for this issuer's opaque tokens.
+    public var introspection: IntrospectionClient.Settings?
 
     public static let defaultAlgorithms: Set<String> = ["RS256", "RS384", "ES256", "ES384"]
 
     public init(issuer: String, keySource: KeySource, algorithms: Set<String> = IssuerSettings.defaultAlgorithms,
                 rsaAlgorithm: String = "RS256", patientClaim: String = "patient", fhirUserClaim: String = "fhirUser",
-                encounterClaim: String = "encounter", requireATJWT: Bool = false, maxLifetimeSeconds: Double? = nil) {
+                encounterClaim: String = "encounter", requireATJWT: Bool = false, maxLifetimeSeconds: Double? = nil,
+                introspection: IntrospectionClient.Settings? = nil) {
+        self.introspection = introspection
         self.issuer = issuer
         self.keySource = keySource
         self.algorithms = algorithms

@@ -17,6 +17,8 @@ public enum TokenFailure: Error, Sendable, Equatable {
     case notAnAccessToken
     case jwksUnreadable
     case keysUnavailable
+    case inactive
+    case introspectionUnavailable
 
     public var reason: String {
         switch self {
@@ -36,6 +38,8 @@ public enum TokenFailure: Error, Sendable, Equatable {
         case .notAnAccessToken: "token_not_access_token"
         case .jwksUnreadable: "jwks_unreadable"
         case .keysUnavailable: "jwks_unavailable"
+        case .inactive: "token_inactive"
+        case .introspectionUnavailable: "introspection_unavailable"
         }
     }
 }

@@ -10,6 +10,8 @@ public final class TokenVerifier: Sendable {
     let issuers: [String: (settings: IssuerSettings, keys: IssuerKeyStore)]
     let clockSkew: Double
     let cache: VerifiedTokenCache
+    /// Introspection clients in config order; an opaque token goes to the first.
+    let introspectors: [IntrospectionClient]
 
     public init(issuers: [IssuerSettings], clockSkewSeconds: Double = 60, httpClient: HTTPClient?,
                 cacheCapacity: Int = 10_000, minimumRefreshInterval: TimeInterval = 30) {
@@ -18,6 +20,9 @@ public final class TokenVerifier: Sendable {
             map[issuer.issuer] = (issuer, IssuerKeyStore(settings: issuer, httpClient: httpClient, minimumRefreshInterval: minimumRefreshInterval))
         }
         self.issuers = map
+        introspectors = httpClient.map { client in
+            issuers.compactMap { issuer in issuer.introspection.map { IntrospectionClient(settings: $0, issuer: issuer, httpClient: client) } }
+        } ?? []
         clockSkew = clockSkewSeconds
         cache = VerifiedTokenCache(capacity: cacheCapacity)
     }
@@ -56,7 +61,13 @@ public final class TokenVerifier: Sendable {
             return hit.token
         }
 
-        guard let jwt = CompactJWT(token) else { throw .malformed }
+        guard let jwt = CompactJWT(token) else {
+            // Not a JWT: an opaque token, known only to the issuer's introspection endpoint.
+            guard let introspector = introspectors.first else { throw .malformed }
+            let claims = try await introspector.introspect(token, key: key, now: nowSeconds)
+            return try accessToken(from: claims, issuer: introspector.issuer, key: key, now: nowSeconds, audience: audience, requireAudience: false,
+                                   cache: false)
+        }
         let header = jwt.header
         let claims = jwt.claims
         for forbidden in ["jku", "x5u", "jwk", "x5c"] where header[forbidden] != nil { throw .forbiddenHeader(forbidden) }
@@ -76,20 +87,29 @@ public final class TokenVerifier: Sendable {
             throw .badSignature
         }
 
-        // Claims: checked here, not by jwt-kit.
+        return try accessToken(from: claims, issuer: issuer.settings, key: key, now: nowSeconds, audience: audience, requireAudience: true, cache: true)
+    }
+
+    /// Checks the claims (of a verified JWT or an introspection answer) and builds the
+    /// `AccessToken`. Claims are checked here, never by jwt-kit.
+    func accessToken(from claims: [String: Any], issuer settings: IssuerSettings, key: String, now nowSeconds: Double, audience: String,
+                     requireAudience: Bool, cache shouldCache: Bool) throws(TokenFailure) -> AccessToken {
         guard let exp = Self.number(claims["exp"]) else { throw .missingExpiry }
         guard exp + clockSkew > nowSeconds else { throw .expired }
         let nbf = Self.number(claims["nbf"])
         if let nbf, nbf - clockSkew > nowSeconds { throw .notYetValid }
         let iat = Self.number(claims["iat"])
         if let iat, iat - clockSkew > nowSeconds { throw .issuedInFuture }
-        if let maxLifetime = issuer.settings.maxLifetimeSeconds {
+        if let maxLifetime = settings.maxLifetimeSeconds {
             guard let iat, exp - iat <= maxLifetime else { throw .lifetimeTooLong }
         }
         if claims["nonce"] != nil { throw .notAnAccessToken }
         let audiences: [String]
         if let a = claims["aud"] as? String { audiences = [a] } else { audiences = (claims["aud"] as? [Any])?.compactMap { $0 as? String } ?? [] }
-        guard audiences.contains(audience) else { throw .wrongAudience }
+        // Introspection answers may leave `aud` out; when present it must name us.
+        if requireAudience || !audiences.isEmpty {
+            guard audiences.contains(audience) else { throw .wrongAudience }
+        }
 
         let scopeList: [String]
         if let s = claims["scope"] as? String {
@@ -97,9 +117,8 @@ public final class TokenVerifier: Sendable {
         } else {
             scopeList = (claims["scp"] as? [Any])?.compactMap { $0 as? String } ?? []
         }
-        let settings = issuer.settings
         let access = AccessToken(
-            issuer: iss,
+            issuer: settings.issuer,
             subject: claims["sub"] as? String,
             clientID: (claims["client_id"] as? String) ?? (claims["azp"] as? String),
             scopes: GrantedScopes(list: scopeList),
@@ -110,7 +129,9 @@ public final class TokenVerifier: Sendable {
             expiresAt: exp,
             tokenHash: String(key.prefix(16))
         )
-        cache.put(key, .init(token: access, audiences: audiences, notBefore: nbf, lastUsed: 0))
+        if shouldCache {
+            cache.put(key, .init(token: access, audiences: requireAudience ? audiences : [audience], notBefore: nbf, lastUsed: 0))
+        }
         return access
     }
 

@@ -128,7 +128,8 @@ public enum ConfigLoader {
 
     static func parseIssuer(_ doc: YAMLDocument, _ node: Node, at path: String) -> IssuerSettings? {
         guard let m = doc.mapping(node, at: path, keys: ["issuer", "jwks_uri", "jwks_file", "algorithms", "rsa_algorithm", "patient_claim",
-                                                      "fhir_user_claim", "encounter_claim", "require_at_jwt", "max_token_lifetime_seconds"]) else { return nil }
+                                                      "fhir_user_claim", "encounter_claim", "require_at_jwt", "max_token_lifetime_seconds",
+                                                      "introspection"]) else { return nil }
         let issuer = m.string("issuer", required: true, hint: "the exact 'iss' of the tokens")
         var source: IssuerSettings.KeySource?
         if let uri = m.string("jwks_uri") {
@@ -140,9 +141,24 @@ public enum ConfigLoader {
             if source != nil { doc.report(m.node("jwks_file"), "give either jwks_uri or jwks_file, not both") }
             if let f = m.existingFile("jwks_file") { source = .jwksFile(f) }
         }
-        if source == nil && !m.has("jwks_uri") && !m.has("jwks_file") {
-            m.missing("jwks_uri", hint: "add jwks_uri: https://…/jwks or jwks_file: PATH")
+        var introspection: IntrospectionClient.Settings?
+        if let i = doc.mapping(m.node("introspection"), at: "\(path).introspection",
+                               keys: ["endpoint", "client_id", "client_secret_file", "cache_seconds", "negative_cache_seconds", "timeout_seconds"]) {
+            let endpoint = i.string("endpoint", required: true, hint: "the RFC 7662 introspection URL")
+            let clientID = i.string("client_id", required: true, hint: "the gateway's client id at the authorization server")
+            let secretFile = i.existingFile("client_secret_file", required: true, hint: "a file holding the client secret")
+            if let endpoint, let clientID, let secretFile,
+               let secret = try? String(contentsOfFile: secretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
+                introspection = IntrospectionClient.Settings(endpoint: endpoint, clientID: clientID, clientSecret: secret,
+                                                             cacheSeconds: i.double("cache_seconds", range: 0...3600) ?? 300,
+                                                             negativeCacheSeconds: i.double("negative_cache_seconds", range: 0...600) ?? 10,
+                                                             timeoutSeconds: i.double("timeout_seconds", range: 0.05...60) ?? 2)
+            }
         }
+        if source == nil && !m.has("jwks_uri") && !m.has("jwks_file") && !m.has("introspection") {
+            m.missing("jwks_uri", hint: "add jwks_uri: https://…/jwks, jwks_file: PATH, or introspection: {…}")
+        }
+        if source == nil && introspection != nil { source = .introspectionOnly }
         let supported: Set<String> = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
         var algorithms = IssuerSettings.defaultAlgorithms
         if let list = m.stringList("algorithms") {
@@ -157,7 +173,7 @@ public enum ConfigLoader {
         return IssuerSettings(issuer: issuer, keySource: source, algorithms: algorithms, rsaAlgorithm: rsa,
                               patientClaim: m.string("patient_claim") ?? "patient", fhirUserClaim: m.string("fhir_user_claim") ?? "fhirUser",
                               encounterClaim: m.string("encounter_claim") ?? "encounter", requireATJWT: m.bool("require_at_jwt") ?? false,
-                              maxLifetimeSeconds: lifetime)
+                              maxLifetimeSeconds: lifetime, introspection: introspection)
     }
 
     static func parseRoute(_ doc: YAMLDocument, _ node: Node, at path: String) -> RouteSettings? {
