@@ -40,7 +40,7 @@ FUZZ_BIN = $(FUZZ_SCRATCH)/release/FuzzRequest
 FUZZ_SECONDS ?= 600
 
 $(FUZZ_BIN): $(wildcard Sources/FHIRGateCore/*.swift Sources/FHIRGateCore/*/*.swift Fuzz/Sources/*/*.swift)
-	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release
+	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release -Xswiftc -sanitize=fuzzer,address
 
 fuzz: $(FUZZ_BIN)
 	mkdir -p .fuzz-corpus && SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 .fuzz-corpus Fuzz/corpus/request

@@ -52,7 +52,8 @@ let package = Package(
         .target(
             name: "FHIRGateRedis",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "FHIRGateCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -134,7 +135,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "FHIRGateRedisTests", dependencies: ["FHIRGateRedis"]),
+        .testTarget(
+            name: "FHIRGateRedisTests",
+            dependencies: [
+                "FHIRGateRedis", "FHIRGateCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "FHIRGateAuditTests", dependencies: ["FHIRGateAudit"]),
         .testTarget(name: "FHIRGateServerTests", dependencies: ["FHIRGateServer"]),
         .testTarget(

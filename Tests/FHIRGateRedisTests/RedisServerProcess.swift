@@ -1,0 +1,60 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A real `redis-server` on a free loopback port, owned by one test.
+final class RedisServerProcess: @unchecked Sendable {
+    let port: Int
+    let password: String?
+    private var process: Process?
+    let directory: String
+
+    init(password: String? = nil) throws {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        port = channel.localAddress!.port!
+        try channel.close().wait()
+        self.password = password
+        directory = NSTemporaryDirectory() + "fhirgate-redis-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try start()
+    }
+
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static var binary: String {
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
+    }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        var args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
+                    "--enable-debug-command", "local", "--protected-mode", "no"]
+        if let password { args += ["--requirepass", password] }
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        // Ready when it accepts connections.
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if (try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).wait())
+                .map({ try? $0.close().wait(); return true }) == true { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// SIGKILL: no goodbye, connections just break.
+    func kill() {
+        guard let p = process, p.isRunning else { return }
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    var url: String { password.map { "redis://:\($0)@127.0.0.1:\(port)/2" } ?? "redis://127.0.0.1:\(port)/0" }
+}
