@@ -115,8 +115,9 @@ let package = Package(
         .executableTarget(
             name: "fhirgate",
             dependencies: [
-                "FHIRGateServer", "FHIRGateDemo", "FHIRGateCore", "FHIRGateAudit",
+                "FHIRGateServer", "FHIRGateDemo", "FHIRGateCore", "FHIRGateAudit", "FHIRGateRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -135,10 +136,19 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // Real services for tests (a redis-server per test), shared by the test targets.
+        .target(
+            name: "FHIRGateTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "FHIRGateRedisTests",
             dependencies: [
-                "FHIRGateRedis", "FHIRGateCore",
+                "FHIRGateRedis", "FHIRGateCore", "FHIRGateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -148,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "FHIRGateServer", "FHIRGateDemo", "FHIRGateCore",
+                "FHIRGateServer", "FHIRGateDemo", "FHIRGateCore", "FHIRGateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -36,6 +36,8 @@ public struct AuditRecord: Sendable, Equatable {
     public var bytesOut: Int
     public var durationMS: Double
     public var upstreamDurationMS: Double?
+    /// The rate limiter's verdict: `source:allow|deny[:limit:r=remaining][:revoked]`.
+    public var rateLimit: String?
 
     public init(time: String, requestID: String, method: String, path: String, decision: String, status: Int) {
         self.time = time
@@ -90,6 +92,7 @@ public struct AuditRecord: Sendable, Equatable {
         w.add("bytes_out", bytesOut)
         w.add("duration_ms", durationMS)
         w.add("upstream_duration_ms", upstreamDurationMS)
+        w.add("rate_limit", rateLimit)
         w.add("prev_hash", previousHash)
         return w.finish()
     }

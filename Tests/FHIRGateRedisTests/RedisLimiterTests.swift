@@ -1,4 +1,5 @@
 import FHIRGateCore
+import FHIRGateTestSupport
 import Foundation
 import NIOCore
 import NIOPosix

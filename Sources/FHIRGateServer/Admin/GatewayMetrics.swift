@@ -34,5 +34,12 @@ final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.upstreamUp, labels: [("route", route)]).set(to: up ? 1.0 : 0.0)
     }
 
+    static var redisUp: MetricNameDescriptor { MetricNameDescriptor(namespace: "fhirgate", metricName: "redis", unitName: "up",
+                                                                    helpText: "Whether the Redis circuit breaker is closed") }
+
+    func setRedisUp(_ up: Bool) {
+        registry.makeGauge(descriptor: Self.redisUp).set(to: up ? 1.0 : 0.0)
+    }
+
     func text() -> String { registry.emitToString() }
 }

@@ -1,5 +1,6 @@
 import FHIRGateAuth
 import FHIRGateCore
+import FHIRGateRedis
 import Foundation
 import Yams
 
@@ -86,12 +87,19 @@ public enum ConfigLoader {
 
         // rate_limit
         var rateLimit = RateLimitSettings(redis: nil)
-        if let r = doc.mapping(top.node("rate_limit"), at: "rate_limit", keys: ["redis"]) {
+        if let r = doc.mapping(top.node("rate_limit"), at: "rate_limit", keys: ["redis", "on_redis_error", "key_prefix", "command_timeout_ms"]) {
             if let url = r.string("redis") {
-                if url.hasPrefix("redis://") || url.hasPrefix("rediss://") { rateLimit.redis = url } else {
+                if RedisURL(url) != nil { rateLimit.redis = url } else {
                     doc.report(r.node("redis"), "'rate_limit.redis' must be a redis:// or rediss:// URL", hint: "e.g. redis://127.0.0.1:6379/0")
                 }
             }
+            if let mode = r.string("on_redis_error") {
+                if let m = RateLimitSettings.OnRedisError(rawValue: mode) { rateLimit.onRedisError = m } else {
+                    doc.report(r.node("on_redis_error"), "'rate_limit.on_redis_error' must be allow, deny or local")
+                }
+            }
+            rateLimit.keyPrefix = r.string("key_prefix") ?? rateLimit.keyPrefix
+            rateLimit.commandTimeoutMilliseconds = r.int("command_timeout_ms", range: 1...10_000) ?? rateLimit.commandTimeoutMilliseconds
         }
 
         // audit

@@ -68,8 +68,20 @@ public struct AuthSettings: Sendable {
 }
 
 public struct RateLimitSettings: Sendable {
+    public enum OnRedisError: String, Sendable {
+        /// Let the request through unlimited.
+        case allow
+        /// Refuse it (503).
+        case deny
+        /// Fall back to this instance's in-process limiter.
+        case local
+    }
+
     /// `redis://…`; nil means the in-process limiter.
     public var redis: String?
+    public var onRedisError: OnRedisError = .local
+    public var keyPrefix = "fhirgate"
+    public var commandTimeoutMilliseconds = 100
 }
 
 public struct AuditSettings: Sendable {

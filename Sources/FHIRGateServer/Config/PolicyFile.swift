@@ -15,6 +15,28 @@ public struct PolicyFile: Sendable {
     public var contentHash: String
     public var readableOutsideCompartment: Set<String>
     public var patientLinkedTypes: Set<String>
+    /// Limits applied to every request of the route (all must pass; charged together).
+    public var rateLimits: [RateLimitRule] = []
+    /// Units each interaction class costs against the limits.
+    public var costs = InteractionCosts()
+
+    public struct RateLimitRule: Sendable, Equatable {
+        public enum Key: String, Sendable, CaseIterable {
+            case client, user, patient, ip, route
+        }
+
+        public var key: Key
+        public var perSecond: Double
+        public var burst: Int
+    }
+
+    public struct InteractionCosts: Sendable, Equatable {
+        public var read = 1
+        public var search = 5
+        public var write = 10
+        public var export = 100
+        public var operation = 5
+    }
 
     public static func load(file: String) throws(ConfigErrors) -> PolicyFile {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
@@ -25,7 +47,7 @@ public struct PolicyFile: Sendable {
                                 contentHash: SHA256.hash(data: data).prefix(8).map { String(format: "%02x", $0) }.joined(),
                                 readableOutsideCompartment: Authorizer.Settings(baseURL: "").readableOutsideCompartment,
                                 patientLinkedTypes: ["Device"])
-        if let root = doc.root(text: text), let top = doc.mapping(root, at: "(top level)", keys: ["name", "description", "mode", "patient_scopes"]) {
+        if let root = doc.root(text: text), let top = doc.mapping(root, at: "(top level)", keys: ["name", "description", "mode", "patient_scopes", "rate_limits", "costs"]) {
             if let name = top.string("name") { policy.name = name }
             _ = top.string("description")
             if let mode = top.string("mode"), !["enforce", "report-only"].contains(mode) {
@@ -38,6 +60,29 @@ public struct PolicyFile: Sendable {
                 if let list = p.stringList("patient_linked_types") {
                     policy.patientLinkedTypes = checkedTypes(list, doc: doc, node: p.node("patient_linked_types"), key: "patient_linked_types")
                 }
+            }
+            for (i, node) in (top.sequence("rate_limits") ?? []).enumerated() {
+                guard let r = doc.mapping(node, at: "rate_limits[\(i)]", keys: ["key", "per_second", "per_minute", "burst"]) else { continue }
+                let keyText = r.string("key", required: true, hint: "one of client, user, patient, ip, route")
+                let key = keyText.flatMap(RateLimitRule.Key.init(rawValue:))
+                if keyText != nil, key == nil {
+                    doc.report(r.node("key"), "unknown rate-limit key '\(keyText!)'", hint: "one of client, user, patient, ip, route")
+                }
+                var rate = r.double("per_second", range: 0.001...1_000_000)
+                if let perMinute = r.double("per_minute", range: 0.001...60_000_000) {
+                    if rate != nil { doc.report(r.node("per_minute"), "give per_second or per_minute, not both") }
+                    rate = perMinute / 60
+                }
+                if rate == nil && !r.has("per_second") && !r.has("per_minute") { r.missing("per_second", hint: "the sustained rate, e.g. per_second: 20") }
+                let burst = r.int("burst", range: 1...10_000_000) ?? max(1, Int(rate ?? 1))
+                if let key, let rate { policy.rateLimits.append(RateLimitRule(key: key, perSecond: rate, burst: burst)) }
+            }
+            if let c = doc.mapping(top.node("costs"), at: "costs", keys: ["read", "search", "write", "export", "operation"]) {
+                policy.costs.read = c.int("read", range: 0...1_000_000) ?? policy.costs.read
+                policy.costs.search = c.int("search", range: 0...1_000_000) ?? policy.costs.search
+                policy.costs.write = c.int("write", range: 0...1_000_000) ?? policy.costs.write
+                policy.costs.export = c.int("export", range: 0...1_000_000) ?? policy.costs.export
+                policy.costs.operation = c.int("operation", range: 0...1_000_000) ?? policy.costs.operation
             }
         } else if doc.diagnostics.isEmpty {
             doc.report(line: 1, column: 1, "the policy file is empty", hint: "start from Policies/g10-patient-facing.yaml")

@@ -75,7 +75,7 @@ struct HTTPConnection {
             ctx.decision = .deny(refusal)
             response = .error(refusal, realm: ctx.route?.realm ?? "fhirgate", requestID: requestID)
         } else {
-            response = await RequestPipeline(snapshot: snapshot).handle(&ctx)
+            response = await RequestPipeline(snapshot: snapshot, limiter: runtime.limiter).handle(&ctx)
         }
 
         let keepAlive = refusal == nil && head.isKeepAlive && !registry.isDraining

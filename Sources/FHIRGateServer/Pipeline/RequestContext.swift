@@ -29,6 +29,7 @@ struct RequestContext: Sendable {
     var status = 0
     var bytesOut = 0
     var failureReason: String?
+    var rateLimit: RateLimitResult?
 
     var isHead: Bool { head.method == .HEAD }
 
@@ -61,6 +62,7 @@ struct RequestContext: Sendable {
         r.bytesOut = bytesOut
         r.durationMS = Self.milliseconds(started.duration(to: now))
         r.upstreamDurationMS = upstreamDuration.map(Self.milliseconds)
+        r.rateLimit = rateLimit?.auditText
         return r
     }
 

@@ -6,14 +6,23 @@ import NIOCore
 import NIOHTTP1
 
 /// The fixed sequence of phases every request passes:
-/// validate → route → classify → authenticate → authorize → forward → guard response,
+/// validate → route → classify → authenticate → authorize → rate limit → forward →
+/// guard response,
 /// with the audit record written by the connection once the response is sent.
 /// Each phase either fills in its part of the context or ends the request with a
 /// `GatewayError`, which becomes the client's OperationOutcome in one place.
 struct RequestPipeline: Sendable {
     let snapshot: GatewaySnapshot
 
+    let limiter: GatewayRateLimiter
+
     func handle(_ ctx: inout RequestContext) async -> GatewayResponse {
+        var response = await run(&ctx)
+        for (name, value) in ctx.rateLimit?.headers ?? [] { response.headers.replaceOrAdd(name: name, value: value) }
+        return response
+    }
+
+    private func run(_ ctx: inout RequestContext) async -> GatewayResponse {
         do {
             try ValidatePhase().run(&ctx)
             try RoutePhase(routes: snapshot.routes).run(&ctx)
@@ -21,6 +30,7 @@ struct RequestPipeline: Sendable {
             try ClassifyPhase().run(&ctx)
             try await AuthenticatePhase(verifier: snapshot.verifier).run(&ctx)
             try AuthorizePhase().run(&ctx)
+            try await RateLimitPhase(limiter: limiter).run(&ctx)
             let upstream = try await ForwardPhase().run(&ctx)
             return try await ResponseGuardPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes)
                 .run(&ctx, upstream: upstream)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FHIRGateAudit
+import FHIRGateRedis
 import Foundation
 import Logging
 import NIOCore
@@ -15,6 +16,7 @@ public final class GatewayRuntime: Sendable {
     let metrics = GatewayMetrics()
     let audit: AuditWriter
     let jwksClient: HTTPClient
+    let limiter: GatewayRateLimiter
     private let current: Mutex<GatewaySnapshot>
     private let upstreamUp = Mutex<[String: Bool]>([:])
     let draining = Atomic<Bool>(false)
@@ -29,10 +31,15 @@ public final class GatewayRuntime: Sendable {
         audit = try AuditWriter(path: config.audit.path, fsync: AuditWriter.FsyncMode(rawValue: config.audit.fsync) ?? .interval)
         let snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
         current = Mutex(snapshot)
-        await snapshot.verifier.loadKeys()
-        if config.rateLimit.redis != nil {
-            logger.warning("rate_limit.redis is set, but this build does not enforce rate limits yet")
+        var redisClient: RedisClient?
+        if let text = config.rateLimit.redis, let url = RedisURL(text) {
+            var settings = RedisClient.Settings(url: url)
+            settings.commandTimeout = .milliseconds(Int64(config.rateLimit.commandTimeoutMilliseconds))
+            redisClient = RedisClient(settings: settings, group: group, logger: Logger(label: "fhirgate.redis"))
         }
+        limiter = GatewayRateLimiter(settings: config.rateLimit, redisClient: redisClient)
+        await snapshot.verifier.loadKeys()
+
     }
 
     var snapshot: GatewaySnapshot { current.withLock { $0 } }
@@ -48,6 +55,9 @@ public final class GatewayRuntime: Sendable {
             let old = snapshot
             if config.server.listen != old.config.server.listen {
                 logger.warning("server.listen changed: takes effect after a restart")
+            }
+            if config.rateLimit.redis != old.config.rateLimit.redis || config.rateLimit.onRedisError != old.config.rateLimit.onRedisError {
+                logger.warning("rate_limit changed: takes effect after a restart")
             }
             let fresh = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
             await fresh.verifier.loadKeys()
@@ -84,6 +94,8 @@ public final class GatewayRuntime: Sendable {
         let snap = snapshot
         let ups = upstreamUp.withLock { $0 }
         guard snap.routes.allSatisfy({ ups[$0.settings.name] == true }) else { return false }
+        // With on_redis_error: deny, a dead Redis means this instance refuses traffic.
+        if limiter.onRedisError == .deny && !limiter.isHealthy { return false }
         return await snap.verifier.keysHealthy()
     }
 
@@ -102,11 +114,13 @@ public final class GatewayRuntime: Sendable {
                 }
                 setUpstream(route: route.settings.name, up: up)
             }
+            if let redis = limiter.redisClient { metrics.setRedisUp(redis.isHealthy) }
             try? await Task.sleep(for: .seconds(5))
         }
     }
 
     public func shutdown() async {
+        await limiter.redisClient?.close()
         await audit.shutdown()
         await snapshot.shutdownClients()
         try? await jwksClient.shutdown()

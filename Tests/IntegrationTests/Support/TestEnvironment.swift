@@ -45,11 +45,21 @@ final class TestEnvironment: @unchecked Sendable {
         var minTLS = "1.2"
         var upstreamOverride: String?
         var extraTopLevel = ""
+        /// Policy file text for the route.
+        var policy: String?
+        var redis: String?
+        var onRedisError = "local"
     }
 
     /// A gateway config with one route (`/r4`) to `upstreamPort`.
     func writeConfig(port: Int, adminPort: Int, upstreamPort: Int, options: Options = Options(), file: String = "gateway.yaml") throws -> String {
         let upstream = options.upstreamOverride ?? "http://127.0.0.1:\(upstreamPort)/fhir"
+        var policyLine = ""
+        if let policy = options.policy {
+            try policy.write(toFile: directory + "/policy.yaml", atomically: true, encoding: .utf8)
+            policyLine = "\n    policy: policy.yaml"
+        }
+        let rateLimit = options.redis.map { "rate_limit:\n  redis: \"\($0)\"\n  on_redis_error: \(options.onRedisError)\n" } ?? ""
         let yaml = """
         server:
           listen: "127.0.0.1:\(port)"
@@ -66,7 +76,7 @@ final class TestEnvironment: @unchecked Sendable {
           issuers:
             - issuer: "\(Self.issuer)"
               jwks_file: jwks.json
-        audit:
+        \(rateLimit)audit:
           path: audit.jsonl
           fsync: never
         routes:
@@ -75,7 +85,7 @@ final class TestEnvironment: @unchecked Sendable {
             upstream: "\(upstream)"
             upstream_authorization: strip
             connect_timeout_seconds: 1
-            read_timeout_seconds: \(options.readTimeout)
+            read_timeout_seconds: \(options.readTimeout)\(policyLine)
         \(options.extraTopLevel)
         """
         let path = directory + "/" + file

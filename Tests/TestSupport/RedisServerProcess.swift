@@ -2,14 +2,15 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// A real `redis-server` on a free loopback port, owned by one test.
-final class RedisServerProcess: @unchecked Sendable {
-    let port: Int
-    let password: String?
+/// A real `redis-server` on a free loopback port, owned by one test (shared by the
+/// Redis unit tests and the gateway integration tests).
+public final class RedisServerProcess: @unchecked Sendable {
+    public let port: Int
+    public let password: String?
     private var process: Process?
     let directory: String
 
-    init(password: String? = nil) throws {
+    public init(password: String? = nil) throws {
         let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
         port = channel.localAddress!.port!
         try channel.close().wait()
@@ -28,7 +29,7 @@ final class RedisServerProcess: @unchecked Sendable {
         ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
     }
 
-    func start() throws {
+    public func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         var args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
@@ -49,12 +50,12 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// SIGKILL: no goodbye, connections just break.
-    func kill() {
+    public func kill() {
         guard let p = process, p.isRunning else { return }
         Foundation.kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         process = nil
     }
 
-    var url: String { password.map { "redis://:\($0)@127.0.0.1:\(port)/2" } ?? "redis://127.0.0.1:\(port)/0" }
+    public var url: String { password.map { "redis://:\($0)@127.0.0.1:\(port)/2" } ?? "redis://127.0.0.1:\(port)/0" }
 }
