@@ -46,11 +46,11 @@ fuzz: $(FUZZ_BIN)
 	mkdir -p .fuzz-corpus && SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 .fuzz-corpus Fuzz/corpus/request
 
 fuzz-smoke: $(FUZZ_BIN)
-	SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 Fuzz/corpus/request
+	tmp=$$(mktemp -d) && SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 $$tmp Fuzz/corpus/request; rc=$$?; rm -rf $$tmp; exit $$rc
 
 # Hot-path micro-benchmarks (release build).
-bench:
-	$(SWIFT) run -c release --package-path Benchmarks --scratch-path .build-bench HotPathBenchmarks
+bench: deps
+	Benchmarks/run.sh
 
 clean:
 	rm -rf $(SCRATCH) .build-fuzz .build-bench .fuzz-corpus .fhirgate-demo

@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "fhirgate", targets: ["fhirgate"]),
         .library(name: "FHIRGateCore", targets: ["FHIRGateCore"]),
+        // For Benchmarks/ and Fuzz/, which are packages of their own.
+        .library(name: "FHIRGateAuth", targets: ["FHIRGateAuth"]),
+        .library(name: "FHIRGateRedis", targets: ["FHIRGateRedis"]),
+        .library(name: "FHIRGateDemo", targets: ["FHIRGateDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),

@@ -10,7 +10,12 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "HotPathBenchmarks",
-            dependencies: [.product(name: "FHIRGateCore", package: "fhirgate")]
+            dependencies: [
+                .product(name: "FHIRGateCore", package: "fhirgate"),
+                .product(name: "FHIRGateAuth", package: "fhirgate"),
+                .product(name: "FHIRGateRedis", package: "fhirgate"),
+                .product(name: "FHIRGateDemo", package: "fhirgate"),
+            ]
         ),
     ]
 )

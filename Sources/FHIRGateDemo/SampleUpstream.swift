@@ -15,6 +15,7 @@ public final class SampleUpstream: Sendable {
     let received = Mutex<[String]>([])
     let bodies = Mutex<[[UInt8]]>([])
     let channel = Mutex<(any Channel)?>(nil)
+    let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     let basePath: String
 
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, basePath: String = "/fhir") throws {
@@ -53,12 +54,17 @@ public final class SampleUpstream: Sendable {
         return boundPort
     }
 
+    /// Stops listening and closes every open connection (as a crashed upstream would).
     public func stop() async {
         let c = channel.withLock { $0 }
         try? await c?.close()
+        for open in connections.withLock({ Array($0.values) }) { try? await open.close() }
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, port: Int) async throws {
+        let id = ObjectIdentifier(connection.channel)
+        connections.withLock { $0[id] = connection.channel }
+        defer { connections.withLock { _ = $0.removeValue(forKey: id) } }
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body = ByteBuffer()

@@ -42,3 +42,42 @@ func report(_ results: [Measurement]) {
         print("| " + r.name.padding(toLength: width, withPad: " ", startingAt: 0) + " | " + String(Int(r.nanosecondsPerOp.rounded())) + " | \(r.operations) |")
     }
 }
+
+/// The async variant (token verification, Redis round trips).
+func measureAsync(_ name: String, minimum: Duration = .milliseconds(300), _ body: () async -> Void) async -> Measurement {
+    for _ in 0..<200 { await body() }
+    var samples: [Double] = []
+    var total = 0
+    for _ in 0..<5 {
+        let clock = ContinuousClock()
+        var n = 0
+        let start = clock.now
+        var elapsed: Duration = .zero
+        while elapsed < minimum {
+            for _ in 0..<32 { await body() }
+            n += 32
+            elapsed = start.duration(to: clock.now)
+        }
+        let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        samples.append(ns / Double(n))
+        total += n
+    }
+    samples.sort()
+    return Measurement(name: name, nanosecondsPerOp: samples[2], operations: total)
+}
+
+/// Latency percentiles of single awaited operations, in microseconds.
+func percentiles(_ name: String, count: Int, _ body: () async -> Void) async -> String {
+    var samples: [Double] = []
+    samples.reserveCapacity(count)
+    let clock = ContinuousClock()
+    for _ in 0..<count {
+        let start = clock.now
+        await body()
+        let d = start.duration(to: clock.now)
+        samples.append(Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
+    }
+    samples.sort()
+    func p(_ q: Double) -> String { String(format: "%.1f", samples[min(samples.count - 1, Int(Double(samples.count) * q))]) }
+    return "| \(name) | p50 \(p(0.5)) µs | p99 \(p(0.99)) µs | n=\(count) |"
+}

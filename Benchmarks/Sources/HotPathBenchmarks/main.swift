@@ -1,6 +1,12 @@
+import FHIRGateAuth
 import FHIRGateCore
+import FHIRGateDemo
+import FHIRGateRedis
+import Foundation
+import NIOPosix
 
-// A typical US Core patient-app search, from the raw target to the decision.
+// MARK: - Classification and decision (a typical US Core patient-app search)
+
 let target = "/r4/Observation?patient=Patient/pat-a&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory&date=ge2024-01-01&_count=50&_revinclude=Provenance:target"
 let authorizer = Authorizer(settings: .init(baseURL: "https://fhir.example.org/r4"))
 let classifier = RequestClassifier()
@@ -17,17 +23,67 @@ func classifyAndDecide(_ token: AccessToken) {
     blackHole(authorizer.decide(request, token: token))
 }
 
+let only = CommandLine.arguments.dropFirst().first
 var results: [Measurement] = []
-results.append(measure("target parse (typical search)") { blackHole(try! RequestTarget.parse(target)) })
-let parsed = try! RequestTarget.parse(target)
-results.append(measure("classify (typical search)") {
-    blackHole(try! classifier.classify(method: .GET, segments: Array(parsed.segments.dropFirst()), query: parsed.query))
-})
-let request = try! classifier.classify(method: .GET, segments: Array(parsed.segments.dropFirst()), query: parsed.query)
-results.append(measure("decide (patient scope, narrowing)") { blackHole(authorizer.decide(request, token: token)) })
-results.append(measure("parse + classify + decide") { classifyAndDecide(token) })
-results.append(measure("parse + classify + decide (granular)") { classifyAndDecide(granularToken) })
-results.append(measure("scope string parse (8 scopes)") {
-    blackHole(GrantedScopes("launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/Provenance.rs patient/Encounter.rs"))
-})
+if only == nil || only == "decide" {
+    results.append(measure("target parse (typical search)") { blackHole(try! RequestTarget.parse(target)) })
+    let parsed = try! RequestTarget.parse(target)
+    results.append(measure("classify (typical search)") {
+        blackHole(try! classifier.classify(method: .GET, segments: Array(parsed.segments.dropFirst()), query: parsed.query))
+    })
+    let request = try! classifier.classify(method: .GET, segments: Array(parsed.segments.dropFirst()), query: parsed.query)
+    results.append(measure("decide (patient scope, narrowing)") { blackHole(authorizer.decide(request, token: token)) })
+    results.append(measure("parse + classify + decide") { classifyAndDecide(token) })
+    results.append(measure("parse + classify + decide (granular)") { classifyAndDecide(granularToken) })
+    results.append(measure("scope string parse (8 scopes)") {
+        blackHole(GrantedScopes("launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/Provenance.rs patient/Encounter.rs"))
+    })
+    let limiter = LocalRateLimiter()
+    let specs = [RateLimitSpec(name: "client", key: "a", ratePerSecond: 1e9, burst: 1_000_000), RateLimitSpec(name: "patient", key: "p", ratePerSecond: 1e9, burst: 1_000_000)]
+    results.append(measure("in-process limiter (2 limits)") { blackHole(limiter.check(specs, cost: 1, nowMilliseconds: Date().timeIntervalSince1970 * 1000)) })
+}
+
+// MARK: - Token verification (cold: a new token each time; cached: the same token)
+
+if only == nil || only == "token" {
+    let directory = NSTemporaryDirectory() + "fhirgate-bench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let key = DevSigningKey()
+    try key.jwksJSON.write(toFile: directory + "/jwks.json", atomically: true, encoding: .utf8)
+    let verifier = TokenVerifier(issuers: [IssuerSettings(issuer: "https://as.example", keySource: .jwksFile(directory + "/jwks.json"))],
+                                 httpClient: nil, cacheCapacity: 1_000_000)
+    await verifier.loadKeys()
+    let aud = "https://fhir.example.org/r4"
+    var fresh: [String] = []
+    for _ in 0..<20_000 { fresh.append(try key.accessToken(issuer: "https://as.example", audience: aud, scope: "patient/*.rs", patient: "p")) }
+    var i = 0
+    results.append(await measureAsync("verify ES256, cold (signature + claims)") {
+        i = (i + 1) % fresh.count
+        blackHole(try? await verifier.verify(fresh[i], audience: aud))
+    })
+    let cached = fresh[0]
+    _ = try? await verifier.verify(cached, audience: aud)
+    results.append(await measureAsync("verify, cached token") { blackHole(try? await verifier.verify(cached, audience: aud)) })
+}
+
 report(results)
+
+// MARK: - Redis limiter (needs FHIRGATE_BENCH_REDIS=redis://127.0.0.1:PORT/0)
+
+if (only == nil || only == "redis"), let text = ProcessInfo.processInfo.environment["FHIRGATE_BENCH_REDIS"], let url = RedisURL(text) {
+    let client = RedisClient(settings: .init(url: url), group: MultiThreadedEventLoopGroup.singleton)
+    let limiter = RedisRateLimiter(client: client)
+    let specs = [RateLimitSpec(name: "client", key: "bench", ratePerSecond: 1e9, burst: 1_000_000)]
+    func once() async { _ = try? await limiter.check(specs, cost: 1, tag: "bench", revocationKeys: ["fhirgate:revoked:jti:x"], nowMilliseconds: Date().timeIntervalSince1970 * 1000) }
+    print("")
+    print(await percentiles("Redis limiter + deny-list, one request at a time", count: 5000) { await once() })
+    // Throughput with many requests in flight on the one pipelined connection.
+    let started = ContinuousClock.now
+    let total = 50_000
+    await withTaskGroup(of: Void.self) { group in
+        for w in 0..<64 { group.addTask { for _ in stride(from: w, to: total, by: 64) { await once() } } }
+    }
+    let seconds = Double(started.duration(to: .now).components.attoseconds) / 1e18 + Double(started.duration(to: .now).components.seconds)
+    print("| Redis limiter decisions/s, 64 in flight on one connection | \(Int(Double(total) / seconds)) |")
+    await client.close()
+}

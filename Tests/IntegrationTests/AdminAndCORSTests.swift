@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+@Suite(.serialized) struct AdminAndCORSTests {
+    @Test func preflightIsAnsweredByTheGatewayAndPublicEndpointsNeedNoToken() async throws {
+        try await GatewayFixture.with { f in
+            let preflight = try await f.client.send(.OPTIONS, "\(f.base)/Observation", headers: [
+                ("Origin", "https://app.example"), ("Access-Control-Request-Method", "GET"), ("Access-Control-Request-Headers", "authorization"),
+            ])
+            #expect(preflight.status == 204)
+            #expect(preflight.headers.first(name: "Access-Control-Allow-Origin") == "*")
+            #expect(preflight.headers.first(name: "Access-Control-Allow-Headers")?.contains("Authorization") == true)
+            #expect(!f.upstream.requestLog.contains { $0.hasPrefix("OPTIONS") })
+            let metadata = try await f.client.send(.GET, "\(f.base)/metadata")
+            #expect(metadata.status == 200)
+            #expect(metadata.headers.first(name: "Access-Control-Allow-Origin") == "*")
+            let smart = try await f.client.send(.GET, "\(f.base)/.well-known/smart-configuration")
+            #expect(smart.status == 200)
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a").status == 401)
+            #expect(try await f.client.send(.GET, "https://localhost:\(f.gateway.port)/elsewhere/metadata").status == 404)
+        }
+    }
+
+    @Test func adminListenerReportsHealthReadinessAndMetrics() async throws {
+        try await GatewayFixture.with { f in
+            let admin = "http://127.0.0.1:\(f.gateway.adminPort)"
+            #expect(try await f.client.send(.GET, admin + "/healthz").status == 200)
+            // Ready once the first upstream probe answered.
+            var ready = 0
+            for _ in 0..<40 where ready != 200 {
+                ready = try await f.client.send(.GET, admin + "/readyz").status
+                if ready != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready == 200)
+            _ = try await f.client.send(.GET, "\(f.base)/Patient/pat-a")
+            let metrics = try await f.client.send(.GET, admin + "/metrics").text
+            #expect(metrics.contains(#"fhirgate_requests_total{route="main",status="401",decision="deny"} 1"#), "\(metrics)")
+            #expect(metrics.contains("fhirgate_request_duration_seconds_bucket"))
+            #expect(metrics.contains(#"fhirgate_upstream_up{route="main"} 1"#))
+            let policies = try await f.client.send(.GET, admin + "/policies")
+            #expect(policies.json["last_reload_error"] is NSNull)
+        }
+    }
+
+    @Test func readinessDropsWhenTheUpstreamIsDown() async throws {
+        try await GatewayFixture.with { f in
+            let admin = "http://127.0.0.1:\(f.gateway.adminPort)"
+            await f.upstream.stop()
+            var status = 200
+            for _ in 0..<80 where status == 200 {
+                status = try await f.client.send(.GET, admin + "/readyz").status
+                if status == 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(status == 503)
+        }
+    }
+}
