@@ -57,7 +57,10 @@ public struct AuditRecord: Sendable, Equatable {
     /// The query text with secret values replaced by `***`.
     public static func maskedQuery(_ items: [RequestTarget.QueryItem]) -> String? {
         guard !items.isEmpty else { return nil }
-        return PercentEncoding.query(items.map { secretParameters.contains($0.name) ? .init(name: $0.name, value: "***") : $0 })
+        return items.map { item in
+            let name = PercentEncoding.encode(item.name, inPath: false)
+            return name + "=" + (secretParameters.contains(item.name) ? "***" : PercentEncoding.encode(item.value, inPath: false))
+        }.joined(separator: "&")
     }
 
     /// The record as one JSON line (no trailing newline), keys in a fixed order.

@@ -21,6 +21,13 @@ public struct IssuerSettings: Sendable, Equatable {
     public var requireATJWT: Bool
     /// Upper bound on `exp - iat`, bounding how long a revoked token stays usable.
     public var maxLifetimeSeconds: Double?
+    /// Background JWKS refresh: `Cache-Control: max-age` bounded to [minimum, maximum];
+    /// `keysRefreshSeconds` when the server sends none.
+    public var keysRefreshSeconds: Double = 300
+    public var keysMinimumRefreshSeconds: Double = 60
+    public var keysMaximumRefreshSeconds: Double = 86400
+    /// How long the last good keys stay usable while the server is unreachable.
+    public var keysMaxStaleSeconds: Double = 86400
     /// RFC 7662 introspection for this issuer's opaque tokens.
     public var introspection: IntrospectionClient.Settings?
 

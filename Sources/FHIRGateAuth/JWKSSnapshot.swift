@@ -12,6 +12,8 @@ struct JWKSSnapshot: Sendable {
 
     let keys: [String: Key]
     let fetchedAt: Date
+    /// The server's `Cache-Control: max-age`, if it sent one.
+    var maxAge: TimeInterval?
 
     static let empty = JWKSSnapshot(keys: [:], fetchedAt: .distantPast)
 

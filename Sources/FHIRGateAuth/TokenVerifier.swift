@@ -32,6 +32,18 @@ public final class TokenVerifier: Sendable {
         for (_, entry) in issuers { await entry.keys.load() }
     }
 
+    /// Refreshes the keys of every issuer that is due (call periodically).
+    public func refreshDueKeys() async {
+        for (_, entry) in issuers { await entry.keys.refreshIfDue() }
+    }
+
+    /// Per issuer: whether its keys are usable (metrics).
+    public func keyHealth() async -> [(issuer: String, healthy: Bool)] {
+        var out: [(String, Bool)] = []
+        for (name, entry) in issuers { out.append((name, await entry.keys.isHealthy)) }
+        return out
+    }
+
     /// Whether every issuer has usable keys (for `/readyz`).
     public func keysHealthy() async -> Bool {
         for (_, entry) in issuers where !(await entry.keys.isHealthy) { return false }

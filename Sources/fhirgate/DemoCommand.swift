@@ -123,6 +123,7 @@ enum DemoState {
           dev CA         \(state)/ca.pem
         Tokens below are signed by the demo authorization server key and valid for one hour
         (backend token: five minutes). Mint more with: fhirgate token --help
+        Paste the four TOKEN_ lines into your shell first, then any of the curls.
 
         TOKEN_PATIENT='\(patientToken)'
         TOKEN_LABS='\(labsOnly)'

@@ -23,11 +23,14 @@ import Testing
 
     /// A verifier whose one issuer's keys come from `server`.
     func withVerifier(_ signers: [TestSigner], algorithms: Set<String> = IssuerSettings.defaultAlgorithms, refreshInterval: TimeInterval = 30,
+                      adjust: (inout IssuerSettings) -> Void = { _ in },
                       _ body: (TokenVerifier, JWKSServer) async throws -> Void) async throws {
         let server = JWKSServer(jwks: try TestSigner.jwks(signers))
         try await server.start()
         let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-        let verifier = TokenVerifier(issuers: [IssuerSettings(issuer: Self.issuer, keySource: .jwksURI(server.url), algorithms: algorithms)],
+        var settings = IssuerSettings(issuer: Self.issuer, keySource: .jwksURI(server.url), algorithms: algorithms)
+        adjust(&settings)
+        let verifier = TokenVerifier(issuers: [settings],
                                      clockSkewSeconds: 30, httpClient: client, minimumRefreshInterval: refreshInterval)
         await verifier.loadKeys()
         do {
@@ -177,5 +180,36 @@ import Testing
         #expect(await refused(verifier, try! signer.sign(claims())) == .algorithmNotAllowed)
         try? await client.shutdown()
         await server.stop()
+    }
+
+    @Test func backgroundRefreshReplacesKeysBeforeAnyUnknownKid() async throws {
+        let old = try TestSigner.make("ES256")
+        let new = try TestSigner.make("ES384")
+        try await withVerifier([old], adjust: { $0.keysRefreshSeconds = 0.2; $0.keysMinimumRefreshSeconds = 0.2 }) { verifier, server in
+            server.set(jwks: try TestSigner.jwks([new]))
+            try await Task.sleep(for: .milliseconds(300))
+            let before = server.fetchCount
+            await verifier.refreshDueKeys()
+            #expect(server.fetchCount == before + 1)
+            // The rotated-out key is gone, the new one works without another fetch.
+            #expect(await refused(verifier, try! new.sign(claims())) == nil)
+            #expect(server.fetchCount == before + 1)
+        }
+    }
+
+    @Test func lastGoodKeysExpireAfterTheStaleBound() async throws {
+        let signer = try TestSigner.make("ES256")
+        try await withVerifier([signer], adjust: { $0.keysMaxStaleSeconds = 0.3 }) { verifier, server in
+            server.set(failing: true)
+            #expect(await refused(verifier, try! signer.sign(claims())) == nil)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(await refused(verifier, try! signer.sign(claims())) == .keysUnavailable)
+        }
+    }
+
+    @Test func cacheControlMaxAge() {
+        #expect(IssuerKeyStore.maxAge("public, max-age=600") == 600)
+        #expect(IssuerKeyStore.maxAge("no-cache") == nil)
+        #expect(IssuerKeyStore.maxAge(nil) == nil)
     }
 }

@@ -55,3 +55,28 @@ import Testing
         }
     }
 }
+
+/// Authorization header handling at the HTTP level.
+@Suite(.serialized) struct BearerHeaderTests {
+    @Test func tokenInQueryAndDuplicateOrMalformedHeadersAreRefused() async throws {
+        try await GatewayFixture.with { f in
+            let token = try f.token("system/*.rs")
+            let inQuery = try await f.client.send(.GET, "\(f.base)/Patient/pat-a?access_token=\(token)")
+            #expect(inQuery.status == 400)
+            let twice = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", headers: [("Authorization", "Bearer " + token), ("Authorization", "Bearer " + token)])
+            #expect(twice.status == 400)
+            #expect(twice.headers.first(name: "WWW-Authenticate")?.contains("invalid_request") == true)
+            let basic = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", headers: [("Authorization", "Basic Zm9vOmJhcg==")])
+            #expect(basic.status == 400)
+            let lowercase = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", headers: [("Authorization", "bearer " + token)])
+            #expect(lowercase.status == 200)
+            let junk = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", headers: [("Authorization", "Bearer abc def")])
+            #expect(junk.status == 400)
+            // The token never reaches the logs or the audit trail.
+            await f.stop()
+            #expect(!f.env.auditLines.joined().contains(token))
+            #expect(!f.gateway.log.contains(token))
+            #expect(f.env.auditLines.contains { $0.contains("\"query\":\"access_token=***\"") })
+        }
+    }
+}

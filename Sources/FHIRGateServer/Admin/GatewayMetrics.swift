@@ -41,5 +41,12 @@ final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.redisUp).set(to: up ? 1.0 : 0.0)
     }
 
+    static var keysUp: MetricNameDescriptor { MetricNameDescriptor(namespace: "fhirgate", metricName: "jwks", unitName: "up",
+                                                                   helpText: "Whether the issuer's signing keys loaded at the last attempt") }
+
+    func setKeysUp(issuer: String, up: Bool) {
+        registry.makeGauge(descriptor: Self.keysUp, labels: [("issuer", issuer)]).set(to: up ? 1.0 : 0.0)
+    }
+
     func text() -> String { registry.emitToString() }
 }

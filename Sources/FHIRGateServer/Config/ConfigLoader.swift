@@ -137,7 +137,8 @@ public enum ConfigLoader {
     static func parseIssuer(_ doc: YAMLDocument, _ node: Node, at path: String) -> IssuerSettings? {
         guard let m = doc.mapping(node, at: path, keys: ["issuer", "jwks_uri", "jwks_file", "algorithms", "rsa_algorithm", "patient_claim",
                                                       "fhir_user_claim", "encounter_claim", "require_at_jwt", "max_token_lifetime_seconds",
-                                                      "introspection"]) else { return nil }
+                                                      "introspection", "keys_refresh_seconds", "keys_min_refresh_seconds",
+                                                      "keys_max_refresh_seconds", "keys_max_stale_seconds"]) else { return nil }
         let issuer = m.string("issuer", required: true, hint: "the exact 'iss' of the tokens")
         var source: IssuerSettings.KeySource?
         if let uri = m.string("jwks_uri") {
@@ -178,10 +179,15 @@ public enum ConfigLoader {
         let rsa = m.string("rsa_algorithm") ?? "RS256"
         let lifetime = m.double("max_token_lifetime_seconds", range: 1...86400 * 30)
         guard let issuer, let source else { return nil }
-        return IssuerSettings(issuer: issuer, keySource: source, algorithms: algorithms, rsaAlgorithm: rsa,
+        var settings = IssuerSettings(issuer: issuer, keySource: source, algorithms: algorithms, rsaAlgorithm: rsa,
                               patientClaim: m.string("patient_claim") ?? "patient", fhirUserClaim: m.string("fhir_user_claim") ?? "fhirUser",
                               encounterClaim: m.string("encounter_claim") ?? "encounter", requireATJWT: m.bool("require_at_jwt") ?? false,
                               maxLifetimeSeconds: lifetime, introspection: introspection)
+        settings.keysRefreshSeconds = m.double("keys_refresh_seconds", range: 1...604_800) ?? settings.keysRefreshSeconds
+        settings.keysMinimumRefreshSeconds = m.double("keys_min_refresh_seconds", range: 1...604_800) ?? settings.keysMinimumRefreshSeconds
+        settings.keysMaximumRefreshSeconds = m.double("keys_max_refresh_seconds", range: 1...604_800) ?? settings.keysMaximumRefreshSeconds
+        settings.keysMaxStaleSeconds = m.double("keys_max_stale_seconds", range: 60...2_592_000) ?? settings.keysMaxStaleSeconds
+        return settings
     }
 
     static func parseRoute(_ doc: YAMLDocument, _ node: Node, at path: String) -> RouteSettings? {

@@ -115,6 +115,10 @@ public final class GatewayRuntime: Sendable {
                 setUpstream(route: route.settings.name, up: up)
             }
             if let redis = limiter.redisClient { metrics.setRedisUp(redis.isHealthy) }
+            // Keys are refreshed in the background before they are due, never on the request path.
+            let verifier = snapshot.verifier
+            await verifier.refreshDueKeys()
+            for (issuer, healthy) in await verifier.keyHealth() { metrics.setKeysUp(issuer: issuer, up: healthy) }
             try? await Task.sleep(for: .seconds(5))
         }
     }
