@@ -11,25 +11,35 @@ public final class AuditWriter: Sendable {
         case always, interval, never
     }
 
+    struct Entry {
+        let record: AuditRecord
+        /// Resumed once the record is in the file (for `appendAndWait`).
+        let written: CheckedContinuation<Void, Never>?
+    }
+
     struct State {
-        var queue: [AuditRecord] = []
+        var queue: [Entry] = []
         var waiters: [CheckedContinuation<Void, Never>] = []
         var flushWaiters: [CheckedContinuation<Void, Never>] = []
         var stopping = false
         var written = 0
         var failed = false
+        var reopenRequested = false
     }
 
     public let path: String
     let capacity: Int
     let fsync: FsyncMode
+    /// Built-in rotation: start a new file past this size (nil: external rotation only).
+    let rotateBytes: Int?
     private let state = Mutex(State())
     private let wake = NSCondition()
 
-    public init(path: String, capacity: Int = 10_000, fsync: FsyncMode = .interval) throws {
+    public init(path: String, capacity: Int = 10_000, fsync: FsyncMode = .interval, rotateBytes: Int? = nil) throws {
         self.path = path
         self.capacity = capacity
         self.fsync = fsync
+        self.rotateBytes = rotateBytes
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         if !FileManager.default.fileExists(atPath: path) {
@@ -42,23 +52,32 @@ public final class AuditWriter: Sendable {
 
     /// Queues a record; suspends while the queue is full.
     public func append(_ record: AuditRecord) async {
-        while true {
-            let queued: Bool = state.withLock { s in
-                guard s.queue.count < capacity || s.stopping else { return false }
-                s.queue.append(record)
-                return true
-            }
-            if queued { break }
+        await waitForRoom()
+        state.withLock { $0.queue.append(Entry(record: record, written: nil)) }
+        signalWriter()
+    }
+
+    /// Queues a record and returns once it has been written to the file, so a response
+    /// can be completed only after its record exists (survives a crash of the gateway).
+    public func appendAndWait(_ record: AuditRecord) async {
+        await waitForRoom()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            state.withLock { $0.queue.append(Entry(record: record, written: c)) }
+            signalWriter()
+        }
+    }
+
+    private func waitForRoom() async {
+        while state.withLock({ $0.queue.count >= capacity && !$0.stopping }) {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in
-                    if s.queue.count < capacity { return true }
+                    if s.queue.count < capacity || s.stopping { return true }
                     s.waiters.append(c)
                     return false
                 }
                 if resumeNow { c.resume() }
             }
         }
-        signalWriter()
     }
 
     /// Waits until everything queued so far is written.
@@ -82,6 +101,7 @@ public final class AuditWriter: Sendable {
     }
 
     public var recordsWritten: Int { state.withLock { $0.written } }
+    /// The last write failed (and is being retried); see `on_audit_failure`.
     public var isFailing: Bool { state.withLock { $0.failed } }
 
     private func signalWriter() {
@@ -90,49 +110,62 @@ public final class AuditWriter: Sendable {
         wake.unlock()
     }
 
+    /// Asks the writer to reopen the file (logrotate's `postrotate`: SIGUSR1).
+    public func reopen() {
+        state.withLock { $0.reopenRequested = true }
+        signalWriter()
+    }
+
     private func run() {
         var previousHash = Self.lastLineHash(path: path)
-        var handle = FileHandle(forWritingAtPath: path)
-        _ = try? handle?.seekToEnd()
-        var lastSync = Date()
+        var file = AuditFile(path: path)
+        var lastSync = ContinuousClock.now
+        var lastCheck = ContinuousClock.now
         while true {
             wake.lock()
-            while state.withLock({ $0.queue.isEmpty && !$0.stopping }) {
+            while state.withLock({ $0.queue.isEmpty && !$0.stopping && !$0.reopenRequested }) {
                 _ = wake.wait(until: Date().addingTimeInterval(1))
+                if ContinuousClock.now - lastCheck > .seconds(1) { break }
             }
             wake.unlock()
-            let (batch, stop) = state.withLock { s -> ([AuditRecord], Bool) in
+            let (batch, stop, reopen) = state.withLock { s -> ([Entry], Bool, Bool) in
                 let b = s.queue
                 s.queue.removeAll(keepingCapacity: true)
-                return (b, s.stopping && b.isEmpty)
+                defer { s.reopenRequested = false }
+                return (b, s.stopping && b.isEmpty, s.reopenRequested)
             }
             if stop { break }
+            // Moved or deleted by an external rotation, or asked to: start a new file.
+            if reopen || ContinuousClock.now - lastCheck > .seconds(1) {
+                lastCheck = ContinuousClock.now
+                if reopen || file.wasMovedAway() { file.close() }
+            }
+            if let limit = rotateBytes, file.size >= limit { file.rotate() }
+            if batch.isEmpty { continue }
+
             var data = Data()
-            for record in batch {
-                let line = record.jsonLine(previousHash: previousHash)
-                previousHash = Self.hash(line)
+            var hash = previousHash
+            for entry in batch {
+                let line = entry.record.jsonLine(previousHash: hash)
+                hash = Self.hash(line)
                 data.append(contentsOf: line.utf8)
                 data.append(0x0A)
             }
-            var ok = false
-            if handle == nil { handle = FileHandle(forWritingAtPath: path); _ = try? handle?.seekToEnd() }
-            if let handle {
-                do {
-                    try handle.write(contentsOf: data)
-                    if fsync == .always || (fsync == .interval && Date().timeIntervalSince(lastSync) >= 1) {
-                        try handle.synchronize()
-                        lastSync = Date()
-                    }
-                    ok = true
-                } catch {
-                    ok = false
-                }
+            let ok = file.append(data, sync: fsync == .always || (fsync == .interval && ContinuousClock.now - lastSync >= .seconds(1)))
+            if ok {
+                previousHash = hash
+                if fsync != .never { lastSync = ContinuousClock.now }
             }
             let (waiters, flushers) = state.withLock { s -> ([CheckedContinuation<Void, Never>], [CheckedContinuation<Void, Never>]) in
                 s.failed = !ok
-                if ok { s.written += batch.count }
-                let w = s.waiters
-                s.waiters.removeAll()
+                if ok {
+                    s.written += batch.count
+                } else {
+                    // Nothing is dropped: the batch goes back to the front and is retried.
+                    s.queue.insert(contentsOf: batch, at: 0)
+                }
+                let w = ok ? s.waiters : []
+                if ok { s.waiters.removeAll() }
                 var f: [CheckedContinuation<Void, Never>] = []
                 if s.queue.isEmpty {
                     f = s.flushWaiters
@@ -142,9 +175,13 @@ public final class AuditWriter: Sendable {
             }
             waiters.forEach { $0.resume() }
             flushers.forEach { $0.resume() }
+            if ok { for entry in batch { entry.written?.resume() } }
+            if !ok {
+                file.close()
+                Thread.sleep(forTimeInterval: 0.2)
+            }
         }
-        try? handle?.synchronize()
-        try? handle?.close()
+        file.close()
         let rest = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             let r = s.flushWaiters + s.waiters
             s.flushWaiters.removeAll()

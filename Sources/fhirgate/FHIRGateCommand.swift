@@ -9,7 +9,7 @@ struct FHIRGateCommand: AsyncParsableCommand {
         commandName: "fhirgate",
         abstract: "A SMART on FHIR enforcing reverse proxy for FHIR R4 servers.",
         version: FHIRGateVersion.current,
-        subcommands: [Serve.self, Check.self, Demo.self, Token.self, Revoke.self, Version.self]
+        subcommands: [Serve.self, Check.self, Demo.self, Token.self, Revoke.self, Audit.self, Version.self]
     )
 }
 

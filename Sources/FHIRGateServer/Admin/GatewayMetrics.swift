@@ -48,5 +48,12 @@ final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.keysUp, labels: [("issuer", issuer)]).set(to: up ? 1.0 : 0.0)
     }
 
+    static var auditFailing: MetricNameDescriptor { MetricNameDescriptor(namespace: "fhirgate", metricName: "audit_write", unitName: "failing",
+                                                                         helpText: "1 while audit records cannot be written (they are retried)") }
+
+    func setAuditFailing(_ failing: Bool) {
+        registry.makeGauge(descriptor: Self.auditFailing).set(to: failing ? 1.0 : 0.0)
+    }
+
     func text() -> String { registry.emitToString() }
 }

@@ -104,10 +104,19 @@ public enum ConfigLoader {
 
         // audit
         var audit: AuditSettings?
-        if let a = doc.mapping(top.node("audit"), at: "audit", keys: ["path", "fsync"]) {
+        if let a = doc.mapping(top.node("audit"), at: "audit", keys: ["path", "fsync", "on_audit_failure", "rotate_bytes"]) {
             let fsync = a.string("fsync") ?? "interval"
             if !["always", "interval", "never"].contains(fsync) { doc.report(a.node("fsync"), "'audit.fsync' must be always, interval or never") }
-            if let p = a.string("path", required: true, hint: "e.g. /var/log/fhirgate/audit.jsonl") { audit = AuditSettings(path: doc.resolve(p), fsync: fsync) }
+            var onFailure = AuditSettings.OnFailure.deny
+            if let text = a.string("on_audit_failure") {
+                if let m = AuditSettings.OnFailure(rawValue: text) { onFailure = m } else {
+                    doc.report(a.node("on_audit_failure"), "'audit.on_audit_failure' must be deny or allow")
+                }
+            }
+            let rotate = a.int("rotate_bytes", range: 4096...(1 << 40))
+            if let p = a.string("path", required: true, hint: "e.g. /var/log/fhirgate/audit.jsonl") {
+                audit = AuditSettings(path: doc.resolve(p), fsync: fsync, onFailure: onFailure, rotateBytes: rotate)
+            }
         } else if !top.has("audit") {
             top.missing("audit", hint: "every request is audited: add 'audit: { path: … }'")
         }

@@ -85,8 +85,18 @@ public struct RateLimitSettings: Sendable {
 }
 
 public struct AuditSettings: Sendable {
+    public enum OnFailure: String, Sendable {
+        /// New requests get 503 until records can be written again.
+        case deny
+        /// Requests keep being served; records wait in the queue and are retried.
+        case allow
+    }
+
     public var path: String
     public var fsync: String
+    public var onFailure: OnFailure = .deny
+    /// Built-in rotation by size; nil leaves rotation to logrotate (SIGUSR1).
+    public var rotateBytes: Int?
 }
 
 public struct RouteSettings: Sendable {

@@ -5,6 +5,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
+import FHIRGateAudit
 
 /// Serves the requests of one client connection, one at a time (pipelined requests are
 /// queued by NIO's pipelining handler): read head and body within limits, run the
@@ -64,6 +66,10 @@ struct HTTPConnection {
                 }
             }
         }
+        // Without a working audit trail, answer nothing but 503 (on_audit_failure: deny).
+        if refusal == nil, runtime.audit.isFailing, snapshot.config.audit.onFailure == .deny {
+            refusal = .serviceUnavailable(reason: "audit_unavailable")
+        }
 
         var ctx = RequestContext(requestID: requestID, started: .now, receivedAt: Date(), clientIP: clientIP, tlsVersion: tlsVersion,
                                  head: head, body: body)
@@ -78,47 +84,87 @@ struct HTTPConnection {
             response = await RequestPipeline(snapshot: snapshot, limiter: runtime.limiter).handle(&ctx)
         }
 
-        let keepAlive = refusal == nil && head.isKeepAlive && !registry.isDraining
+        let keepAlive = refusal != .payloadTooLarge && head.isKeepAlive && !registry.isDraining
         response.headers.remove(name: "Connection")
         if !keepAlive { response.headers.add(name: "Connection", value: "close") }
         ctx.status = Int(response.status.code)
+        // The audit record is written before the client can have the whole response: the
+        // last body bytes (or the head, for an empty body) wait for it. A response the
+        // client received therefore always has its record, even if the gateway dies.
+        let finished = Mutex<(record: AuditRecord, at: ContinuousClock.Instant)?>(nil)
+        let prepared = ctx
+        let runtime = self.runtime
+        let commitAudit: @Sendable (Int) async -> Void = { bytesOut in
+            var c = prepared
+            c.bytesOut = bytesOut
+            let now = ContinuousClock.now
+            let record = c.auditRecord(now: now)
+            await runtime.audit.appendAndWait(record)
+            finished.withLock { $0 = (record, now) }
+        }
         var completed = false
         do {
-            try await write(response, head: head, to: outbound, bytesOut: &ctx.bytesOut)
+            try await write(response, head: head, to: outbound, bytesOut: &ctx.bytesOut, beforeCompleting: commitAudit)
             completed = true
         } catch {
             // The upstream failed mid-stream: close the connection rather than pretend
             // the truncated response was complete.
             ctx.failureReason = ctx.failureReason ?? "response_interrupted"
         }
-        let finished = ContinuousClock.now
-        let record = ctx.auditRecord(now: finished)
-        await runtime.audit.append(record)
+        var record: AuditRecord
+        var end: ContinuousClock.Instant
+        if let done = finished.withLock({ $0 }) {
+            (record, end) = done
+        } else {
+            end = ContinuousClock.now
+            record = ctx.auditRecord(now: end)
+            await runtime.audit.append(record)
+        }
         runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
-                                        duration: ctx.started.duration(to: finished), upstream: ctx.upstreamDuration)
+                                        duration: ctx.started.duration(to: end), upstream: ctx.upstreamDuration)
         return completed && keepAlive
     }
 
+    /// Writes the response; `beforeCompleting` runs (with the byte count) just before the
+    /// bytes that complete the response are written.
     private func write(_ response: GatewayResponse, head: HTTPRequestHead, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-                       bytesOut: inout Int) async throws {
+                       bytesOut: inout Int, beforeCompleting: @Sendable (Int) async -> Void) async throws {
         var headers = response.headers
         if case .bytes(let b) = response.body, !headers.contains(name: "content-length") {
             headers.add(name: "Content-Length", value: String(b.readableBytes))
         }
-        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers)))
-        if head.method != .HEAD {
-            switch response.body {
-            case .empty:
-                break
-            case .bytes(let buffer):
-                bytesOut += buffer.readableBytes
-                try await outbound.write(.body(.byteBuffer(buffer)))
-            case .stream(let stream):
-                for try await chunk in stream {
-                    bytesOut += chunk.readableBytes
-                    try await outbound.write(.body(.byteBuffer(chunk)))
+        let responseHead = HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
+        var pending: ByteBuffer?
+        switch (head.method == .HEAD ? .empty : response.body) {
+        case .empty:
+            break
+        case .bytes(let buffer):
+            pending = buffer
+        case .stream(let stream):
+            try await outbound.write(responseHead)
+            // One chunk of lookahead: the last chunk is held until the record is written.
+            for try await chunk in stream {
+                if let previous = pending {
+                    bytesOut += previous.readableBytes
+                    try await outbound.write(.body(.byteBuffer(previous)))
                 }
+                pending = chunk
             }
+            if let last = pending {
+                await beforeCompleting(bytesOut + last.readableBytes)
+                bytesOut += last.readableBytes
+                try await outbound.write(.body(.byteBuffer(last)))
+            } else {
+                await beforeCompleting(bytesOut)
+            }
+            try await outbound.write(.end(nil))
+            return
+        }
+        await beforeCompleting(bytesOut + (pending?.readableBytes ?? 0))
+        try await outbound.write(responseHead)
+        if let pending {
+            bytesOut += pending.readableBytes
+            try await outbound.write(.body(.byteBuffer(pending)))
         }
         try await outbound.write(.end(nil))
     }

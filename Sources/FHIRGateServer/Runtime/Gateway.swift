@@ -45,6 +45,12 @@ public final class Gateway: Service, Sendable {
                         await runtime.reload()
                     }
                 }
+                group.addTask {
+                    // logrotate's postrotate: reopen the audit file.
+                    for await _ in await UnixSignalsSequence(trapping: .sigusr1) {
+                        runtime.audit.reopen()
+                    }
+                }
                 // Returns once the listener is closed (drain) and its connections finished.
                 await listener.serve(server)
                 group.cancelAll()

@@ -28,7 +28,8 @@ public final class GatewayRuntime: Sendable {
         self.logger = logger
         let (config, policies) = try ConfigLoader.load(file: configFile)
         jwksClient = HTTPClient(eventLoopGroup: group, configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
-        audit = try AuditWriter(path: config.audit.path, fsync: AuditWriter.FsyncMode(rawValue: config.audit.fsync) ?? .interval)
+        audit = try AuditWriter(path: config.audit.path, fsync: AuditWriter.FsyncMode(rawValue: config.audit.fsync) ?? .interval,
+                                rotateBytes: config.audit.rotateBytes)
         let snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
         current = Mutex(snapshot)
         var redisClient: RedisClient?
@@ -94,6 +95,7 @@ public final class GatewayRuntime: Sendable {
         let snap = snapshot
         let ups = upstreamUp.withLock { $0 }
         guard snap.routes.allSatisfy({ ups[$0.settings.name] == true }) else { return false }
+        if audit.isFailing && snap.config.audit.onFailure == .deny { return false }
         // With on_redis_error: deny, a dead Redis means this instance refuses traffic.
         if limiter.onRedisError == .deny && !limiter.isHealthy { return false }
         return await snap.verifier.keysHealthy()
@@ -115,6 +117,7 @@ public final class GatewayRuntime: Sendable {
                 setUpstream(route: route.settings.name, up: up)
             }
             if let redis = limiter.redisClient { metrics.setRedisUp(redis.isHealthy) }
+            metrics.setAuditFailing(audit.isFailing)
             // Keys are refreshed in the background before they are due, never on the request path.
             let verifier = snapshot.verifier
             await verifier.refreshDueKeys()

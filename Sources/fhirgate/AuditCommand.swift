@@ -1,0 +1,173 @@
+import ArgumentParser
+import FHIRGateAudit
+import Foundation
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read the audit log: verify its hash chain, or tail it.",
+        subcommands: [Verify.self, Tail.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the hash chain of audit files (oldest first; rotated files before the current one).")
+
+        @Argument(help: "Audit files, oldest first.")
+        var files: [String]
+
+        func run() throws {
+            do {
+                let summary = try AuditChainVerifier.verify(files: files)
+                print("ok: \(summary.records) records, chain intact" + (summary.incompleteTail ? " (last line incomplete: written during a crash)" : ""))
+            } catch {
+                FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Tail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print audit records, one readable line each (or raw JSON).")
+
+        @Argument(help: "The audit file.")
+        var file: String
+
+        @Flag(name: .shortAndLong, help: "Keep printing new records (follows rotation).")
+        var follow = false
+
+        @Option(name: .long, help: "Only records whose FIELD equals VALUE (FIELD=VALUE; repeatable). 'patient' also matches compartment_patient.")
+        var filter: [String] = []
+
+        @Option(name: .long, help: "Only records newer than this (e.g. 90s, 10m, 2h, 1d).")
+        var since: String?
+
+        @Flag(name: .long, help: "Print the raw JSON lines.")
+        var json = false
+
+        @Option(name: .short, help: "Start with the last N records.")
+        var n = 20
+
+        func run() async throws {
+            let filters = try filter.map { text -> (String, String) in
+                guard let eq = text.firstIndex(of: "=") else { throw ValidationError("--filter takes FIELD=VALUE") }
+                return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+            }
+            var cutoff: String?
+            if let since {
+                guard let seconds = Self.seconds(since) else { throw ValidationError("--since takes 90s, 10m, 2h or 1d") }
+                cutoff = AuditTailFormatter.timestamp(Date().addingTimeInterval(-seconds))
+            }
+            let formatter = AuditTailFormatter(color: isatty(STDOUT_FILENO) != 0, raw: json, filters: filters, since: cutoff)
+            var reader = AuditFollower(path: file)
+            let initial = reader.readNewLines()
+            for line in initial.suffix(since == nil ? n : Int.max) { formatter.print(line) }
+            guard follow else { return }
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(250))
+                for line in reader.readNewLines() { formatter.print(line) }
+            }
+        }
+
+        static func seconds(_ text: String) -> Double? {
+            guard let unit = text.last, let value = Double(text.dropLast()) else { return nil }
+            switch unit {
+            case "s": return value
+            case "m": return value * 60
+            case "h": return value * 3600
+            case "d": return value * 86400
+            default: return nil
+            }
+        }
+    }
+}
+
+/// Reads lines appended to a file, following it when it is rotated (moved away and
+/// recreated): the rest of the old file is read first, then the new one from its start.
+struct AuditFollower {
+    let path: String
+    private var handle: FileHandle?
+    private var inode: UInt64 = 0
+    private var partial = Data()
+
+    init(path: String) {
+        self.path = path
+    }
+
+    mutating func readNewLines() -> [String] {
+        var lines: [String] = []
+        if handle == nil, let h = FileHandle(forReadingAtPath: path) {
+            handle = h
+            var info = stat()
+            fstat(h.fileDescriptor, &info)
+            inode = UInt64(info.st_ino)
+        }
+        guard let h = handle else { return [] }
+        lines += split(h.readDataToEndOfFile())
+        var info = stat()
+        if stat(path, &info) != 0 || UInt64(info.st_ino) != inode {
+            // Rotated: finish the old file, continue with the new one next time.
+            lines += split(h.readDataToEndOfFile())
+            try? h.close()
+            handle = nil
+        }
+        return lines
+    }
+
+    private mutating func split(_ data: Data) -> [String] {
+        partial.append(data)
+        var lines: [String] = []
+        while let newline = partial.firstIndex(of: 0x0A) {
+            lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
+            partial.removeSubrange(partial.startIndex...newline)
+        }
+        return lines
+    }
+}
+
+/// One readable line per record: time, decision, status, client, patient, interaction, reason.
+struct AuditTailFormatter {
+    let color: Bool
+    let raw: Bool
+    let filters: [(String, String)]
+    let since: String?
+
+    func print(_ line: String) {
+        guard let record = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return }
+        func field(_ k: String) -> String {
+            if let s = record[k] as? String { return s }
+            if let n = record[k] as? NSNumber { return n.stringValue }
+            return ""
+        }
+        for (k, v) in filters {
+            let matches = field(k) == v || (k == "patient" && field("compartment_patient") == v)
+            if !matches { return }
+        }
+        if let since, field("time") < since { return }
+        if raw {
+            Swift.print(line)
+            return
+        }
+        let decision = field("decision")
+        let paint: String
+        switch decision {
+        case "allow": paint = "\u{1B}[32m"
+        case "narrowed": paint = "\u{1B}[36m"
+        case "would_deny": paint = "\u{1B}[33m"
+        default: paint = "\u{1B}[31m"
+        }
+        let decisionText = color ? paint + decision.padding(toLength: 8, withPad: " ", startingAt: 0) + "\u{1B}[0m" : decision.padding(toLength: 8, withPad: " ", startingAt: 0)
+        let what = [field("interaction"), [field("resource_type"), field("resource_id")].filter { !$0.isEmpty }.joined(separator: "/")]
+            .filter { !$0.isEmpty }.joined(separator: " ")
+        let patient = field("patient").isEmpty ? field("compartment_patient") : field("patient")
+        Swift.print([field("time"), decisionText, field("status"), "client=" + (field("client_id").isEmpty ? "-" : field("client_id")),
+                     "patient=" + (patient.isEmpty ? "-" : patient), what.isEmpty ? field("method") + " " + field("path") : what,
+                     field("reason")].joined(separator: "  "))
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.000Z", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+}
