@@ -52,7 +52,7 @@ public struct AuditRecord: Sendable, Equatable {
     }
 
     /// Query parameter names whose values never reach the audit log.
-    public static let secretParameters: Set<String> = ["access_token", "client_secret", "code", "refresh_token", "id_token", "password"]
+    public static let secretParameters: Set<String> = ["access_token", "client_secret", "refresh_token", "id_token", "password", "client_assertion"]
 
     /// The query text with secret values replaced by `***`.
     public static func maskedQuery(_ items: [RequestTarget.QueryItem]) -> String? {

@@ -13,8 +13,24 @@ public final class AuditWriter: Sendable {
 
     struct Entry {
         let record: AuditRecord
-        /// Resumed once the record is in the file (for `appendAndWait`).
-        let written: CheckedContinuation<Void, Never>?
+        /// Told once the record is in the file (for `appendAndWait`).
+        let written: WriteNotice?
+    }
+
+    /// Resumes a waiter exactly once: with true when written, false on timeout.
+    final class WriteNotice: Sendable {
+        private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+        init(_ c: CheckedContinuation<Bool, Never>) {
+            continuation.withLock { $0 = c }
+        }
+
+        func resume(_ written: Bool) {
+            continuation.withLock { c in
+                c?.resume(returning: written)
+                c = nil
+            }
+        }
     }
 
     struct State {
@@ -59,11 +75,16 @@ public final class AuditWriter: Sendable {
 
     /// Queues a record and returns once it has been written to the file, so a response
     /// can be completed only after its record exists (survives a crash of the gateway).
-    public func appendAndWait(_ record: AuditRecord) async {
+    /// Returns false if that took longer than `timeout` (the record stays queued).
+    @discardableResult
+    public func appendAndWait(_ record: AuditRecord, timeout: Duration = .seconds(3600)) async -> Bool {
         await waitForRoom()
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            state.withLock { $0.queue.append(Entry(record: record, written: c)) }
+        return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            let notice = WriteNotice(c)
+            state.withLock { $0.queue.append(Entry(record: record, written: notice)) }
             signalWriter()
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { notice.resume(false) }
         }
     }
 
@@ -175,7 +196,7 @@ public final class AuditWriter: Sendable {
             }
             waiters.forEach { $0.resume() }
             flushers.forEach { $0.resume() }
-            if ok { for entry in batch { entry.written?.resume() } }
+            if ok { for entry in batch { entry.written?.resume(true) } }
             if !ok {
                 file.close()
                 Thread.sleep(forTimeInterval: 0.2)

@@ -94,13 +94,22 @@ struct HTTPConnection {
         let finished = Mutex<(record: AuditRecord, at: ContinuousClock.Instant)?>(nil)
         let prepared = ctx
         let runtime = self.runtime
-        let commitAudit: @Sendable (Int) async -> Void = { bytesOut in
+        let waitForRecord = refusal?.reason != "audit_unavailable" && snapshot.config.audit.onFailure == .deny
+        let commitAudit: @Sendable (Int) async throws -> Void = { bytesOut in
             var c = prepared
             c.bytesOut = bytesOut
             let now = ContinuousClock.now
             let record = c.auditRecord(now: now)
-            await runtime.audit.appendAndWait(record)
             finished.withLock { $0 = (record, now) }
+            guard waitForRecord else {
+                // A refusal because auditing fails, or on_audit_failure: allow: queue it
+                // (written once the disk works again) and answer without waiting.
+                await runtime.audit.append(record)
+                return
+            }
+            // Data goes out only with its record on disk; if the disk does not take it in
+            // time, the response is cut off instead of completed (the record stays queued).
+            guard await runtime.audit.appendAndWait(record, timeout: .seconds(2)) else { throw AuditNotWritten() }
         }
         var completed = false
         do {
@@ -111,8 +120,8 @@ struct HTTPConnection {
             // the truncated response was complete.
             ctx.failureReason = ctx.failureReason ?? "response_interrupted"
         }
-        var record: AuditRecord
-        var end: ContinuousClock.Instant
+        let record: AuditRecord
+        let end: ContinuousClock.Instant
         if let done = finished.withLock({ $0 }) {
             (record, end) = done
         } else {
@@ -128,7 +137,7 @@ struct HTTPConnection {
     /// Writes the response; `beforeCompleting` runs (with the byte count) just before the
     /// bytes that complete the response are written.
     private func write(_ response: GatewayResponse, head: HTTPRequestHead, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-                       bytesOut: inout Int, beforeCompleting: @Sendable (Int) async -> Void) async throws {
+                       bytesOut: inout Int, beforeCompleting: @Sendable (Int) async throws -> Void) async throws {
         var headers = response.headers
         if case .bytes(let b) = response.body, !headers.contains(name: "content-length") {
             headers.add(name: "Content-Length", value: String(b.readableBytes))
@@ -151,16 +160,16 @@ struct HTTPConnection {
                 pending = chunk
             }
             if let last = pending {
-                await beforeCompleting(bytesOut + last.readableBytes)
+                try await beforeCompleting(bytesOut + last.readableBytes)
                 bytesOut += last.readableBytes
                 try await outbound.write(.body(.byteBuffer(last)))
             } else {
-                await beforeCompleting(bytesOut)
+                try await beforeCompleting(bytesOut)
             }
             try await outbound.write(.end(nil))
             return
         }
-        await beforeCompleting(bytesOut + (pending?.readableBytes ?? 0))
+        try await beforeCompleting(bytesOut + (pending?.readableBytes ?? 0))
         try await outbound.write(responseHead)
         if let pending {
             bytesOut += pending.readableBytes
@@ -177,6 +186,8 @@ struct HTTPConnection {
         }
         return UUID().uuidString.lowercased()
     }
+
+    struct AuditNotWritten: Error {}
 
     static func describe(_ version: TLSVersion) -> String {
         switch version {
