@@ -1,3 +1,4 @@
+import FHIRGateCore
 import Crypto
 import Foundation
 
@@ -63,7 +64,7 @@ public enum AuditChainVerifier {
     }
 
     static func hash(_ text: Substring) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(text.utf8)))
     }
 
     static func prevHash(_ text: Substring) -> String? {

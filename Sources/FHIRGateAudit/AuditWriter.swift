@@ -1,3 +1,4 @@
+import FHIRGateCore
 import Crypto
 import Foundation
 import Synchronization
@@ -213,7 +214,7 @@ public final class AuditWriter: Sendable {
     }
 
     static func hash(_ line: String) -> String {
-        SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(line.utf8)))
     }
 
     /// The chain continues from the file's last complete line.

@@ -58,13 +58,13 @@ public final class TokenVerifier: Sendable {
     }
 
     public static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)).prefix(8))
     }
 
     /// Verifies `token` for a route whose public base URL is `audience`.
     public func verify(_ token: String, audience: String, now: Date = Date()) async throws(TokenFailure) -> AccessToken {
         let nowSeconds = now.timeIntervalSince1970
-        let key = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let key = Hex.encode(SHA256.hash(data: Data(token.utf8)))
         if let hit = cache.get(key) {
             // A cached token skips the signature, never the time and audience checks.
             guard hit.token.expiresAt + clockSkew > nowSeconds else { throw .expired }

@@ -8,6 +8,13 @@ public enum PatientCompartment {
     /// Search parameter codes that bind a search on `type` to a patient: the R4
     /// compartment parameters plus US Core's `patient` alias where the type has one.
     public static func bindingParameters(for type: String) -> Set<String> {
+        bindingTable[type] ?? computeBinding(type)
+    }
+
+    /// Computed once for every type (the decision runs on every request).
+    static let bindingTable: [String: Set<String>] = Dictionary(uniqueKeysWithValues: R4Tables.resourceTypes.map { ($0, computeBinding($0)) })
+
+    static func computeBinding(_ type: String) -> Set<String> {
         var names = Set((R4Tables.patientCompartment[type] ?? []).map(\.name))
         if R4Tables.searchParameter("patient", on: type) != nil { names.insert("patient") }
         if type == "Patient" { names = ["_id"] }

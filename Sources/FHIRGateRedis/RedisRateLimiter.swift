@@ -52,7 +52,7 @@ public final class RedisRateLimiter: Sendable {
 
     static let scriptSHA: String = {
         // Redis names scripts by their SHA-1 (a name, not a security property).
-        Insecure.SHA1.hash(data: Array(script.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Insecure.SHA1.hash(data: Array(script.utf8)))
     }()
 
     /// Redis key for a limit: `prefix:{tag}:name:key`.

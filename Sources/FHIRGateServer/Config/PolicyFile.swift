@@ -44,7 +44,7 @@ public struct PolicyFile: Sendable {
         }
         let doc = YAMLDocument(file: file)
         var policy = PolicyFile(file: file, name: (file as NSString).lastPathComponent,
-                                contentHash: SHA256.hash(data: data).prefix(8).map { String(format: "%02x", $0) }.joined(),
+                                contentHash: Hex.encode(SHA256.hash(data: data).prefix(8)),
                                 readableOutsideCompartment: Authorizer.Settings(baseURL: "").readableOutsideCompartment,
                                 patientLinkedTypes: ["Device"])
         if let root = doc.root(text: text), let top = doc.mapping(root, at: "(top level)", keys: ["name", "description", "mode", "patient_scopes", "rate_limits", "costs"]) {
