@@ -44,7 +44,7 @@ public enum AuditChainVerifier {
                 throw Problem(file: record.file, line: record.line, message: "not a JSON record")
             }
             guard i > 0 else { continue }
-            let claimed = object["prev_hash"] as? String
+            let claimed = previousHash(object)
             if claimed != hashes[i - 1] {
                 // Either the previous record's text or this record's prev_hash changed. If the
                 // next record still vouches for this one, this one is intact: the previous changed.
@@ -68,6 +68,13 @@ public enum AuditChainVerifier {
     }
 
     static func prevHash(_ text: Substring) -> String? {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any])?["prev_hash"] as? String
+        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]).flatMap(previousHash)
+    }
+
+    /// `prev_hash` of a JSON-lines record, or the prev-hash extension of an AuditEvent.
+    static func previousHash(_ object: [String: Any]) -> String? {
+        if let h = object["prev_hash"] as? String { return h }
+        let extensions = object["extension"] as? [[String: Any]] ?? []
+        return extensions.first { $0["url"] as? String == AuditRecord.previousHashExtension }?["valueString"] as? String
     }
 }

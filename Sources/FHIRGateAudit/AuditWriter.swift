@@ -12,6 +12,11 @@ public final class AuditWriter: Sendable {
         case always, interval, never
     }
 
+    /// One JSON line per record (`jsonl`), or one FHIR AuditEvent per line (`balp`).
+    public enum Format: String, Sendable {
+        case jsonl, balp
+    }
+
     struct Entry {
         let record: AuditRecord
         /// Told once the record is in the file (for `appendAndWait`).
@@ -49,14 +54,19 @@ public final class AuditWriter: Sendable {
     let fsync: FsyncMode
     /// Built-in rotation: start a new file past this size (nil: external rotation only).
     let rotateBytes: Int?
+    let format: Format
+    let syslog: SyslogSink?
     private let state = Mutex(State())
     private let wake = NSCondition()
 
-    public init(path: String, capacity: Int = 10_000, fsync: FsyncMode = .interval, rotateBytes: Int? = nil) throws {
+    public init(path: String, capacity: Int = 10_000, fsync: FsyncMode = .interval, rotateBytes: Int? = nil, format: Format = .jsonl,
+                syslog: SyslogSink? = nil) throws {
         self.path = path
         self.capacity = capacity
         self.fsync = fsync
         self.rotateBytes = rotateBytes
+        self.format = format
+        self.syslog = syslog
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         if !FileManager.default.fileExists(atPath: path) {
@@ -168,7 +178,8 @@ public final class AuditWriter: Sendable {
             var data = Data()
             var hash = previousHash
             for entry in batch {
-                let line = entry.record.jsonLine(previousHash: hash)
+                let line = format == .balp ? entry.record.auditEventLine(previousHash: hash) : entry.record.jsonLine(previousHash: hash)
+                syslog?.send(entry.record, line: line)
                 hash = Self.hash(line)
                 data.append(contentsOf: line.utf8)
                 data.append(0x0A)

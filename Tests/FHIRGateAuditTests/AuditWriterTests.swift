@@ -119,3 +119,63 @@ import Testing
         #expect(summary.records == 2 && summary.incompleteTail)
     }
 }
+
+@Suite struct AuditFormatTests {
+    @Test func balpLinesAreAuditEventsAndChained() async throws {
+        let dir = NSTemporaryDirectory() + "fhirgate-balp-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/audit.jsonl"
+        let writer = try AuditWriter(path: path, fsync: .never, format: .balp)
+        var read = AuditRecord(time: "2026-11-29T01:02:03.004Z", requestID: "r1", method: "GET", path: "/r4/Observation/o1", decision: "allow", status: 200)
+        read.interaction = "read"; read.resourceType = "Observation"; read.resourceID = "o1"; read.patient = "p1"; read.clientID = "app"; read.issuer = "https://as"
+        var search = AuditRecord(time: "2026-11-29T01:02:04.004Z", requestID: "r2", method: "GET", path: "/r4/Observation", decision: "deny", status: 403)
+        search.interaction = "searchType"; search.query = "patient=p2"; search.reason = "other_patient"
+        await writer.appendAndWait(read)
+        await writer.appendAndWait(search)
+        await writer.shutdown()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        #expect(first["resourceType"] as? String == "AuditEvent")
+        #expect(first["action"] as? String == "R")
+        #expect((first["meta"] as? [String: Any])?["profile"] as? [String] == ["https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read"])
+        #expect(String(lines[0]).contains("\"reference\":\"Patient/p1\""))
+        let second = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
+        #expect(second["outcome"] as? String == "4")
+        #expect(second["action"] as? String == "E")
+        #expect(try AuditChainVerifier.verify(files: [path]).records == 2)
+    }
+
+    @Test func syslogReceivesRFC5424Messages() async throws {
+        // A real UDP collector on loopback.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, len) } }
+        withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        let dir = NSTemporaryDirectory() + "fhirgate-syslog-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let sink = try #require(SyslogSink(url: "udp://127.0.0.1:\(port)"))
+        let writer = try AuditWriter(path: dir + "/audit.jsonl", fsync: .never, syslog: sink)
+        await writer.appendAndWait(AuditRecord(time: "2026-11-29T01:02:03.004Z", requestID: "r9", method: "GET", path: "/r4/x", decision: "deny", status: 403))
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        #expect(n > 0)
+        let message = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self)
+        #expect(message.hasPrefix("<85>1 2026-11-29T01:02:03.004Z "))
+        #expect(message.contains(" fhirgate "))
+        #expect(message.contains("\"request_id\":\"r9\""))
+        await writer.shutdown()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

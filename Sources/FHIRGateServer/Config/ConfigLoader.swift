@@ -1,4 +1,5 @@
 import FHIRGateAuth
+import FHIRGateAudit
 import FHIRGateCore
 import FHIRGateRedis
 import Foundation
@@ -104,7 +105,7 @@ public enum ConfigLoader {
 
         // audit
         var audit: AuditSettings?
-        if let a = doc.mapping(top.node("audit"), at: "audit", keys: ["path", "fsync", "on_audit_failure", "rotate_bytes"]) {
+        if let a = doc.mapping(top.node("audit"), at: "audit", keys: ["path", "fsync", "on_audit_failure", "rotate_bytes", "format", "syslog"]) {
             let fsync = a.string("fsync") ?? "interval"
             if !["always", "interval", "never"].contains(fsync) { doc.report(a.node("fsync"), "'audit.fsync' must be always, interval or never") }
             var onFailure = AuditSettings.OnFailure.deny
@@ -116,6 +117,16 @@ public enum ConfigLoader {
             let rotate = a.int("rotate_bytes", range: 4096...(1 << 40))
             if let p = a.string("path", required: true, hint: "e.g. /var/log/fhirgate/audit.jsonl") {
                 audit = AuditSettings(path: doc.resolve(p), fsync: fsync, onFailure: onFailure, rotateBytes: rotate)
+            }
+            if let format = a.string("format") {
+                if ["jsonl", "balp"].contains(format) { audit?.format = format } else {
+                    doc.report(a.node("format"), "'audit.format' must be jsonl or balp", hint: "balp writes FHIR AuditEvents (IHE BALP)")
+                }
+            }
+            if let syslog = a.string("syslog") {
+                if SyslogSink(url: syslog) != nil { audit?.syslog = syslog } else {
+                    doc.report(a.node("syslog"), "'audit.syslog' must be udp://IPv4:port", hint: "e.g. udp://127.0.0.1:514")
+                }
             }
         } else if !top.has("audit") {
             top.missing("audit", hint: "every request is audited: add 'audit: { path: … }'")

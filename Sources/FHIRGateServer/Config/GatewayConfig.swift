@@ -97,6 +97,10 @@ public struct AuditSettings: Sendable {
     public var onFailure: OnFailure = .deny
     /// Built-in rotation by size; nil leaves rotation to logrotate (SIGUSR1).
     public var rotateBytes: Int?
+    /// `jsonl` (default) or `balp` (one FHIR AuditEvent per line).
+    public var format = "jsonl"
+    /// A second sink: RFC 5424 over UDP, `udp://host:port`.
+    public var syslog: String?
 }
 
 public struct RouteSettings: Sendable {

@@ -29,7 +29,8 @@ public final class GatewayRuntime: Sendable {
         let (config, policies) = try ConfigLoader.load(file: configFile)
         jwksClient = HTTPClient(eventLoopGroup: group, configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
         audit = try AuditWriter(path: config.audit.path, fsync: AuditWriter.FsyncMode(rawValue: config.audit.fsync) ?? .interval,
-                                rotateBytes: config.audit.rotateBytes)
+                                rotateBytes: config.audit.rotateBytes, format: AuditWriter.Format(rawValue: config.audit.format) ?? .jsonl,
+                                syslog: config.audit.syslog.flatMap { SyslogSink(url: $0) })
         let snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
         current = Mutex(snapshot)
         var redisClient: RedisClient?
