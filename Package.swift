@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FHIRGateAuth", targets: ["FHIRGateAuth"]),
         .library(name: "FHIRGateRedis", targets: ["FHIRGateRedis"]),
         .library(name: "FHIRGateDemo", targets: ["FHIRGateDemo"]),
+        .library(name: "FHIRGateAudit", targets: ["FHIRGateAudit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -82,6 +83,7 @@ let package = Package(
             name: "FHIRGateServer",
             dependencies: [
                 "FHIRGateCore", "FHIRGateAuth", "FHIRGateAudit", "FHIRGateRedis",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -15,6 +15,7 @@ let package = Package(
                 .product(name: "FHIRGateAuth", package: "fhirgate"),
                 .product(name: "FHIRGateRedis", package: "fhirgate"),
                 .product(name: "FHIRGateDemo", package: "fhirgate"),
+                .product(name: "FHIRGateAudit", package: "fhirgate"),
             ]
         ),
     ]

@@ -94,6 +94,22 @@ public struct Authorizer: Sendable {
             }
             return decideSearch(request, type: type, context: context, patient: pinnedPatient, scopes: scopes, compartmentOwner: owner.id)
 
+        case .pageContinuation where request.isSignedPageLink:
+            // A page of a search this token's holder ran: re-checked entry by entry, as
+            // the types it holds are not known from the link.
+            let grants = scopes.scopes.filter { $0.context == context && !$0.permissions.intersection([.read, .search]).isEmpty }
+            guard !grants.isEmpty else { return .deny(.insufficientScope(reason: "no_matching_scope")) }
+            var check = ResponseCheck(patient: pinnedPatient, readableOutsideCompartment: settings.readableOutsideCompartment)
+            if !grants.contains(where: { $0.resourceType == nil && $0.constraints.isEmpty }) {
+                let fullTypes = Set(grants.filter { $0.constraints.isEmpty }.compactMap(\.resourceType))
+                check.visibleTypes = Set(grants.compactMap(\.resourceType))
+                for scope in grants where !scope.constraints.isEmpty {
+                    guard let type = scope.resourceType, !fullTypes.contains(type) else { continue }
+                    check.granular[type, default: []].append(scope)
+                }
+            }
+            return .allow("signed_page_link", context: context, responseCheck: check)
+
         case .searchSystem, .historySystem, .pageContinuation:
             // Results of any type: only an unpinned wildcard search grant covers it.
             guard pinnedPatient == nil,

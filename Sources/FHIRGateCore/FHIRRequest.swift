@@ -18,6 +18,9 @@ public struct FHIRRequest: Sendable, Equatable {
     public var conditionalCriteria: [SearchParameter]
     /// Whether the parameters came (partly) from a `_search` form body.
     public var isFormSearch: Bool
+    /// A paging link the gateway itself issued to this token's holder, verified: it may
+    /// be followed under the authorization of the search that produced it.
+    public var isSignedPageLink = false
 
     public init(method: HTTPMethodName, interaction: Interaction, resourceType: String? = nil, id: String? = nil,
                 versionId: String? = nil, operation: String? = nil, compartment: ReferenceValue? = nil,

@@ -22,10 +22,41 @@ public struct ResponseGuard: Sendable {
     }
 
     public func check(_ body: [UInt8], against check: ResponseCheck) -> Verdict {
+        process(body, check: check, rewriteLink: nil)
+    }
+
+    /// Checks (when `check` is given) and rewrites a Bundle's `link.url` and
+    /// `entry.fullUrl` values with `rewriteLink` (nil keeps a value), in one parse.
+    public func process(_ body: [UInt8], check: ResponseCheck?, rewriteLink: ((String, _ isPageLink: Bool) -> String?)?) -> Verdict {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)),
-              let resource = object as? ResourceInspector.JSONObject,
+              var resource = object as? ResourceInspector.JSONObject,
               let type = resource["resourceType"] as? String else { return .unverifiable }
         if type == "OperationOutcome" { return .pass }
+        var rewritten = 0
+        if type == "Bundle", let rewriteLink {
+            if let links = resource["link"] as? [ResourceInspector.JSONObject] {
+                resource["link"] = links.map { link in
+                    guard let url = link["url"] as? String, let new = rewriteLink(url, true) else { return link }
+                    rewritten += 1
+                    var l = link
+                    l["url"] = new
+                    return l
+                }
+            }
+            if let entries = resource["entry"] as? [ResourceInspector.JSONObject] {
+                resource["entry"] = entries.map { entry in
+                    guard let url = entry["fullUrl"] as? String, let new = rewriteLink(url, false) else { return entry }
+                    rewritten += 1
+                    var e = entry
+                    e["fullUrl"] = new
+                    return e
+                }
+            }
+        }
+        guard let check else {
+            guard rewritten > 0, let data = try? JSONSerialization.data(withJSONObject: resource, options: [.withoutEscapingSlashes]) else { return .pass }
+            return .replace(Array(data), removed: 0)
+        }
         if type == "Bundle" {
             guard var entries = resource["entry"] as? [Any] ?? (resource["entry"] == nil ? [] : nil) else { return .unverifiable }
             let before = entries.count
@@ -47,11 +78,11 @@ public struct ResponseGuard: Sendable {
                 }
             }
             entries = zip(entries, keep).filter(\.1).map(\.0)
-            if entries.count == before { return .pass }
+            if entries.count == before && rewritten == 0 { return .pass }
             var copy = resource
             copy["entry"] = entries
-            copy.removeValue(forKey: "total")
-            guard let data = try? JSONSerialization.data(withJSONObject: copy) else { return .unverifiable }
+            if entries.count != before { copy.removeValue(forKey: "total") }
+            guard let data = try? JSONSerialization.data(withJSONObject: copy, options: [.withoutEscapingSlashes]) else { return .unverifiable }
             return .replace(Array(data), removed: before - entries.count)
         }
         return isVisible(resource, check) ? .pass : .hide

@@ -157,8 +157,17 @@ public final class SampleUpstream: Sendable {
                     }
                 }
             }
-            let bundle: [String: Any] = ["resourceType": "Bundle", "type": "searchset", "total": matches.count,
-                                         "link": [["relation": "self", "url": "\(base)/\(type)?\(query)"]], "entry": entries]
+            // HAPI-style paging: `_count` pages, `next` is `[base]?_getpages=<id>&_getpagesoffset=N`.
+            let count = params.first { $0.0 == "_count" }.flatMap { Int($0.1) } ?? 50
+            let offset = params.first { $0.0 == "_getpagesoffset" }.flatMap { Int($0.1) } ?? 0
+            let page = Array(entries.dropFirst(offset).prefix(count))
+            var links: [[String: Any]] = [["relation": "self", "url": "\(base)/\(type)?\(query)"]]
+            if offset + count < entries.count {
+                let id = Data((type + "?" + query.split(separator: "&").filter { !$0.hasPrefix("_getpages") }.joined(separator: "&")).utf8)
+                    .base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+                links.append(["relation": "next", "url": "\(base)?_getpages=\(id)&_getpagesoffset=\(offset + count)&_count=\(count)&_bundletype=searchset"])
+            }
+            let bundle: [String: Any] = ["resourceType": "Bundle", "type": "searchset", "total": matches.count, "link": links, "entry": page]
             try await send(.ok, json: bundle, head: head, outbound: outbound)
         case (.POST, 1):
             guard var resource = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
@@ -170,6 +179,18 @@ public final class SampleUpstream: Sendable {
             resource["meta"] = ["versionId": "1", "lastUpdated": "2026-01-15T10:00:00Z"]
             try await send(.created, json: resource, head: head, outbound: outbound,
                            extraHeaders: [("Location", "\(base)/\(segments[0])/\(id)/_history/1")])
+        case (.GET, 0) where params.contains(where: { $0.0 == "_getpages" }):
+            // Continue a search: the page id is the original search, base64url.
+            var id = params.first { $0.0 == "_getpages" }!.1.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while id.count % 4 != 0 { id += "=" }
+            guard let original = Data(base64Encoded: id).map({ String(decoding: $0, as: UTF8.self) }), let q = original.firstIndex(of: "?") else {
+                try await send(.notFound, json: outcome("not-found"), head: head, outbound: outbound)
+                return
+            }
+            let extra = params.filter { ["_getpagesoffset", "_count"].contains($0.0) }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+            let rewritten = HTTPRequestHead(version: head.version, method: .GET,
+                                            uri: basePath + "/" + original[..<q] + "?" + original[original.index(after: q)...] + "&" + extra, headers: head.headers)
+            try await respond(rewritten, body: body, outbound: outbound, port: port)
         case (.POST, 0):
             try await send(.ok, json: ["resourceType": "Bundle", "type": "batch-response", "entry": []], head: head, outbound: outbound)
         default:

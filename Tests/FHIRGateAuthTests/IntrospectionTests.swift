@@ -57,7 +57,7 @@ final class IntrospectionServer: @unchecked Sendable {
                     case "opaque-other-aud":
                         json = #"{"active":true,"scope":"user/*.rs","client_id":"app9","exp":\#(exp),"aud":"https://elsewhere/r4"}"#
                     case "opaque-slow":
-                        try await Task.sleep(for: .milliseconds(800))
+                        try await Task.sleep(for: .milliseconds(3000))
                     case "opaque-error":
                         status = .internalServerError
                         json = "oops"
@@ -82,7 +82,7 @@ final class IntrospectionServer: @unchecked Sendable {
         let server = IntrospectionServer()
         try await server.start()
         let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-        let settings = IntrospectionClient.Settings(endpoint: server.url, clientID: "gateway", clientSecret: "s3cret", timeoutSeconds: 0.3)
+        let settings = IntrospectionClient.Settings(endpoint: server.url, clientID: "gateway", clientSecret: "s3cret", timeoutSeconds: 1.5)
         let verifier = TokenVerifier(issuers: [IssuerSettings(issuer: "https://as.test", keySource: .introspectionOnly, introspection: settings)],
                                      httpClient: client)
         do { try await body(verifier, server) } catch {

@@ -132,7 +132,8 @@ import Testing
         for _ in 0..<20 {
             let started = ContinuousClock.now
             await #expect(throws: RedisError.unavailable) { _ = try await c.pipeline([["PING"]]) }
-            #expect(started.duration(to: .now) < .milliseconds(5))
+            // "A few ms": generous for a loaded 2-core CI machine; a wait on Redis would be ≥ 100 ms.
+            #expect(started.duration(to: .now) < .milliseconds(20))
         }
     }
 

@@ -50,7 +50,7 @@ import Testing
             f.gateway.signal(SIGKILL)
             await load.value
             let received = answered.all
-            #expect(received.count > 50, "load ran (\(received.count) answers)")
+            #expect(received.count > 10, "load ran (\(received.count) answers)")
             let recorded = Set(ids(f.env.auditLines))
             let missing = received.filter { !recorded.contains($0) }
             #expect(missing.isEmpty, "answered without a record: \(missing.prefix(5))")

@@ -11,7 +11,7 @@ import Testing
         let good = try String(contentsOfFile: f.configFile, encoding: .utf8)
         try (good + "\nunknown_section: 1\n").write(toFile: f.configFile, atomically: true, encoding: .utf8)
         f.gateway.signal(SIGHUP)
-        try await Task.sleep(for: .milliseconds(800))
+        for _ in 0..<50 where !f.gateway.log.contains("reload refused") { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
         #expect(f.gateway.log.contains("gateway.yaml:"), "the refusal names file:line")
         #expect(f.gateway.log.contains("unknown key 'unknown_section'"))
@@ -28,8 +28,12 @@ import Testing
         let secondBase = "https://localhost:\(f.gateway.port)/second"
         #expect(try await f.client.send(.GET, "\(secondBase)/metadata").status == 404)
         f.gateway.signal(SIGHUP)
-        try await Task.sleep(for: .milliseconds(800))
-        #expect(try await f.client.send(.GET, "\(secondBase)/metadata").status == 200)
+        var status = 0
+        for _ in 0..<50 where status != 200 {
+            status = try await f.client.send(.GET, "\(secondBase)/metadata").status
+            if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(status == 200)
         await f.stop()
     }
 

@@ -1,3 +1,4 @@
+import FHIRGateAudit
 import FHIRGateAuth
 import FHIRGateCore
 import FHIRGateDemo
@@ -25,6 +26,7 @@ func classifyAndDecide(_ token: AccessToken) {
 
 let only = CommandLine.arguments.dropFirst().first
 var results: [Measurement] = []
+var auditLines: [String] = []
 if only == nil || only == "decide" {
     results.append(measure("target parse (typical search)") { blackHole(try! RequestTarget.parse(target)) })
     let parsed = try! RequestTarget.parse(target)
@@ -66,7 +68,35 @@ if only == nil || only == "token" {
     results.append(await measureAsync("verify, cached token") { blackHole(try? await verifier.verify(cached, audience: aud)) })
 }
 
+// MARK: - Audit writer (fsync: interval)
+
+if only == nil || only == "audit" {
+    let directory = NSTemporaryDirectory() + "fhirgate-bench-audit-\(getpid())"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let writer = try AuditWriter(path: directory + "/audit.jsonl", capacity: 10_000, fsync: .interval)
+    var record = AuditRecord(time: "2026-11-29T00:00:00.000Z", requestID: "00000000-0000-0000-0000-000000000000", method: "GET",
+                             path: "/r4/Observation", decision: "narrowed", status: 200)
+    record.query = "patient=pat-a&category=laboratory&_count=50"
+    record.interaction = "searchType"; record.resourceType = "Observation"; record.clientID = "app"; record.issuer = "https://as.example"
+    record.subject = "u1"; record.patient = "pat-a"; record.scopes = "patient/Observation.rs patient/Patient.rs"; record.tokenHash = "0123456789abcdef"
+    record.reason = "scope_search_narrowed"; record.bytesOut = 61_234; record.durationMS = 3.2; record.upstreamDurationMS = 2.1
+    results.append(measure("audit record encoding (one JSON line)") { blackHole(record.jsonLine(previousHash: "ab")) })
+    let started = ContinuousClock.now
+    let total = 200_000
+    await withTaskGroup(of: Void.self) { group in
+        for w in 0..<64 { group.addTask { for _ in stride(from: w, to: total, by: 64) { await writer.append(record) } } }
+    }
+    await writer.flush()
+    let elapsed = started.duration(to: .now)
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    auditLines.append("| audit writer, fsync: interval, 64 producers | \(Int(Double(total) / seconds)) records/s |")
+    auditLines.append(await percentiles("audit appendAndWait (what a response waits for)", count: 5000) { await writer.appendAndWait(record) })
+    await writer.shutdown()
+    try? FileManager.default.removeItem(atPath: directory)
+}
+
 report(results)
+for line in auditLines { print(line) }
 
 // MARK: - Redis limiter (needs FHIRGATE_BENCH_REDIS=redis://127.0.0.1:PORT/0)
 

@@ -38,7 +38,7 @@ public enum ConfigLoader {
 
         // server
         var server: ServerSettings?
-        if let s = doc.mapping(top.node("server"), at: "server", keys: ["listen", "tls", "limits", "drain_timeout_seconds"]) {
+        if let s = doc.mapping(top.node("server"), at: "server", keys: ["listen", "tls", "limits", "drain_timeout_seconds", "page_link_secret_file"]) {
             let listen = s.string("listen", required: true, hint: "e.g. listen: \"0.0.0.0:443\"").flatMap { text -> ListenAddress? in
                 guard let a = ListenAddress.parse(text) else { doc.report(s.node("listen"), "'server.listen' must be host:port", hint: "e.g. \"0.0.0.0:443\""); return nil }
                 return a
@@ -61,8 +61,9 @@ public enum ConfigLoader {
                 limits.maxCheckedResponseBytes = l.int("max_checked_response_bytes", range: 1024...(1 << 34)) ?? limits.maxCheckedResponseBytes
             }
             let drain = s.double("drain_timeout_seconds", range: 0...3600) ?? 30
+            let secret = s.existingFile("page_link_secret_file")
             if let listen, (!s.has("tls") || tls != nil) {
-                server = ServerSettings(listen: listen, tls: tls, limits: limits, drainTimeoutSeconds: drain)
+                server = ServerSettings(listen: listen, tls: tls, limits: limits, drainTimeoutSeconds: drain, pageLinkSecretFile: secret)
             }
         } else if !top.has("server") {
             top.missing("server", hint: "add a 'server:' section with 'listen:' and 'tls:'")

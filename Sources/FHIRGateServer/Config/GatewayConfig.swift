@@ -41,6 +41,8 @@ public struct ServerSettings: Sendable {
     public var limits: Limits
     /// How long SIGTERM waits for in-flight requests before closing them.
     public var drainTimeoutSeconds: Double
+    /// Key for signing paging links; shared by all instances behind one balancer.
+    public var pageLinkSecretFile: String?
 
     public struct TLSSettings: Sendable, Equatable {
         public var certificate: String

@@ -30,6 +30,25 @@ struct RequestContext: Sendable {
     var bytesOut = 0
     var failureReason: String?
     var rateLimit: RateLimitResult?
+    /// The `_fhirgate_page` signature the request carried (removed from the target).
+    var pageSignature: String?
+
+    /// Interactions whose answers are Bundles with links the gateway must rewrite.
+    var returnsBundle: Bool {
+        guard let request else { return false }
+        switch request.interaction {
+        case .searchType, .searchSystem, .searchCompartment, .historyType, .historySystem, .historyInstance, .pageContinuation,
+             .batchOrTransaction:
+            return true
+        case .operationInstance, .operationType, .operationSystem:
+            return request.operation == "everything"
+        default:
+            return false
+        }
+    }
+
+    /// Whether the response body must be read by the gateway (guard or link rewriting).
+    var responseIsProcessed: Bool { decision?.responseCheck != nil || returnsBundle }
 
     var isHead: Bool { head.method == .HEAD }
 

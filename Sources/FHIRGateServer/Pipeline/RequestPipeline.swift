@@ -15,6 +15,7 @@ struct RequestPipeline: Sendable {
     let snapshot: GatewaySnapshot
 
     let limiter: GatewayRateLimiter
+    let signer: PageLinkSigner
 
     func handle(_ ctx: inout RequestContext) async -> GatewayResponse {
         var response = await run(&ctx)
@@ -29,10 +30,10 @@ struct RequestPipeline: Sendable {
             if ctx.method == .OPTIONS { return Self.preflight(ctx) }
             try ClassifyPhase().run(&ctx)
             try await AuthenticatePhase(verifier: snapshot.verifier).run(&ctx)
-            try AuthorizePhase().run(&ctx)
+            try AuthorizePhase(signer: signer).run(&ctx)
             try await RateLimitPhase(limiter: limiter).run(&ctx)
             let upstream = try await ForwardPhase().run(&ctx)
-            return try await ResponseGuardPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes)
+            return try await ResponseGuardPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes, signer: signer)
                 .run(&ctx, upstream: upstream)
         } catch {
             ctx.failureReason = error.reason

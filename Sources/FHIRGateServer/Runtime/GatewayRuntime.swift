@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FHIRGateAudit
+import Crypto
 import FHIRGateRedis
 import Foundation
 import Logging
@@ -17,6 +18,7 @@ public final class GatewayRuntime: Sendable {
     let audit: AuditWriter
     let jwksClient: HTTPClient
     let limiter: GatewayRateLimiter
+    let pageLinks: PageLinkSigner
     private let current: Mutex<GatewaySnapshot>
     private let upstreamUp = Mutex<[String: Bool]>([:])
     let draining = Atomic<Bool>(false)
@@ -40,6 +42,12 @@ public final class GatewayRuntime: Sendable {
             redisClient = RedisClient(settings: settings, group: group, logger: Logger(label: "fhirgate.redis"))
         }
         limiter = GatewayRateLimiter(settings: config.rateLimit, redisClient: redisClient)
+        // Instances behind one balancer must share the key (server.page_link_secret_file).
+        if let file = config.server.pageLinkSecretFile, let secret = FileManager.default.contents(atPath: file), secret.count >= 16 {
+            pageLinks = PageLinkSigner(key: SymmetricKey(data: secret))
+        } else {
+            pageLinks = PageLinkSigner(key: SymmetricKey(size: .bits256))
+        }
         await snapshot.verifier.loadKeys()
 
     }

@@ -4,8 +4,20 @@ import NIOCore
 /// Phase 5: scopes and patient context against the interaction (and the body of a
 /// write or Bundle). Sets the decision the audit record carries.
 struct AuthorizePhase {
+    let signer: PageLinkSigner
+
     func run(_ ctx: inout RequestContext) throws(GatewayError) {
-        guard let request = ctx.request, let route = ctx.route else { throw .internalError(reason: "authorize_before_classify") }
+        guard var request = ctx.request, let route = ctx.route, let target = ctx.target else { throw .internalError(reason: "authorize_before_classify") }
+        if let signature = ctx.pageSignature {
+            // A page link is only good for the holder it was issued to: anyone else gets
+            // what a link that never existed gets.
+            let canonical = PageLinkSigner.canonical(segments: ctx.fhirSegments, query: target.query)
+            guard signer.isValid(signature, binding: PageLinkSigner.binding(ctx.token), target: canonical) else {
+                throw .notFound(reason: "page_link_invalid")
+            }
+            request.isSignedPageLink = true
+            ctx.request = request
+        }
         var decision = route.authorizer.decide(request, token: ctx.token)
         if decision.isAllowed, request.interaction.isWrite {
             decision = route.bodyCheck.check(request, body: Array(ctx.body.readableBytesView), token: ctx.token, decision: decision)

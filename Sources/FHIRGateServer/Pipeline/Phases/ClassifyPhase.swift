@@ -6,7 +6,15 @@ struct ClassifyPhase {
     let classifier = RequestClassifier()
 
     func run(_ ctx: inout RequestContext) throws(GatewayError) {
-        guard let method = ctx.method, let target = ctx.target else { throw .internalError(reason: "classify_before_validate") }
+        guard let method = ctx.method, var target = ctx.target else { throw .internalError(reason: "classify_before_validate") }
+        // A signed paging link: take the signature out; it is checked once the token is known.
+        let signatures = target.query.filter { $0.name == PageLinkSigner.parameter }
+        if !signatures.isEmpty {
+            guard signatures.count == 1 else { throw .malformedRequest(reason: "duplicate_parameter") }
+            ctx.pageSignature = signatures[0].value
+            target = RequestTarget(segments: target.segments, query: target.query.filter { $0.name != PageLinkSigner.parameter })
+            ctx.target = target
+        }
         let headers = ctx.head.headers
         var form: [RequestTarget.QueryItem]?
         if method == .POST, ctx.fhirSegments.last == "_search" {

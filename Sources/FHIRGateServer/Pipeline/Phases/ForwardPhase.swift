@@ -18,7 +18,7 @@ struct ForwardPhase {
             throw .internalError(reason: "forward_before_classify")
         }
         let decision = ctx.decision
-        let checked = decision?.responseCheck != nil
+        let checked = ctx.responseIsProcessed
 
         // The upstream target: the route's upstream base + the re-encoded FHIR path +
         // the parsed query + the narrowing the decision added.

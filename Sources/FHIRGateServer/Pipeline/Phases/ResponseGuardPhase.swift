@@ -9,6 +9,7 @@ import NIOHTTP1
 /// checked, and hidden (404), trimmed, or refused (502) — never passed unchecked.
 struct ResponseGuardPhase {
     let maxCheckedBytes: Int
+    let signer: PageLinkSigner
 
     func run(_ ctx: inout RequestContext, upstream: HTTPClientResponse) async throws(GatewayError) -> GatewayResponse {
         guard let route = ctx.route else { throw .internalError(reason: "guard_before_route") }
@@ -17,8 +18,9 @@ struct ResponseGuardPhase {
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
         headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
 
-        guard let check = ctx.decision?.responseCheck, !ctx.isHead, (200..<300).contains(Int(upstream.status.code)) else {
-            if ctx.decision?.responseCheck != nil, !(200..<300).contains(Int(upstream.status.code)) {
+        let check = ctx.decision?.responseCheck
+        guard ctx.responseIsProcessed, !ctx.isHead, (200..<300).contains(Int(upstream.status.code)) else {
+            if check != nil, !(200..<300).contains(Int(upstream.status.code)) {
                 // Error answers may carry an OperationOutcome only; anything else is not ours to show.
                 if upstream.status == .notFound || upstream.status == .gone { throw .notFound(reason: "upstream_not_found") }
             }
@@ -31,7 +33,16 @@ struct ResponseGuardPhase {
         } catch {
             throw .upstreamUnavailable(reason: error is NIOTooManyBytesError ? "guard_buffer_exceeded" : "upstream_body_error")
         }
-        switch route.responseGuard.check(Array(body.readableBytesView), against: check) {
+        // Links in Bundles point at the upstream: public URLs instead, paging links signed
+        // for this token's holder.
+        let binding = PageLinkSigner.binding(ctx.token)
+        let signer = self.signer
+        let rewrite: (String, Bool) -> String? = { url, isPageLink in
+            if isPageLink { return signer.publicLink(url, route: route, binding: binding) }
+            guard let relative = PageLinkSigner.relativeTarget(of: url, route: route), url.hasPrefix(route.settings.upstream) else { return nil }
+            return route.settings.baseURL + relative
+        }
+        switch route.responseGuard.process(Array(body.readableBytesView), check: check, rewriteLink: ctx.returnsBundle ? rewrite : nil) {
         case .pass:
             return GatewayResponse(status: upstream.status, headers: headers, body: .bytes(body))
         case .replace(let bytes, _):
@@ -41,6 +52,10 @@ struct ResponseGuardPhase {
         case .hide:
             throw .notFound(reason: "guard_hidden")
         case .unverifiable:
+            if check == nil {
+                // Not a JSON Bundle and nothing to verify: nothing to rewrite either.
+                return GatewayResponse(status: upstream.status, headers: headers, body: .bytes(body))
+            }
             throw .upstreamUnavailable(reason: "guard_unparseable")
         }
     }
