@@ -47,6 +47,10 @@ public final class AuditWriter: Sendable {
         var written = 0
         var failed = false
         var reopenRequested = false
+        /// Records taken by the writer and not yet in the file.
+        var inFlight = 0
+        var finished = false
+        var finishWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     public let path: String
@@ -116,7 +120,7 @@ public final class AuditWriter: Sendable {
     public func flush() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let done = state.withLock { s -> Bool in
-                if s.queue.isEmpty { return true }
+                if s.queue.isEmpty && s.inFlight == 0 { return true }
                 s.flushWaiters.append(c)
                 return false
             }
@@ -125,11 +129,19 @@ public final class AuditWriter: Sendable {
         }
     }
 
-    /// Drains the queue and stops the thread.
+    /// Drains the queue, stops the thread, and returns once the file is closed.
     public func shutdown() async {
         await flush()
         state.withLock { $0.stopping = true }
         signalWriter()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s -> Bool in
+                if s.finished { return true }
+                s.finishWaiters.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
     }
 
     public var recordsWritten: Int { state.withLock { $0.written } }
@@ -163,6 +175,7 @@ public final class AuditWriter: Sendable {
             let (batch, stop, reopen) = state.withLock { s -> ([Entry], Bool, Bool) in
                 let b = s.queue
                 s.queue.removeAll(keepingCapacity: true)
+                s.inFlight = b.count
                 defer { s.reopenRequested = false }
                 return (b, s.stopping && b.isEmpty, s.reopenRequested)
             }
@@ -191,6 +204,7 @@ public final class AuditWriter: Sendable {
             }
             let (waiters, flushers) = state.withLock { s -> ([CheckedContinuation<Void, Never>], [CheckedContinuation<Void, Never>]) in
                 s.failed = !ok
+                s.inFlight = 0
                 if ok {
                     s.written += batch.count
                 } else {
@@ -216,9 +230,11 @@ public final class AuditWriter: Sendable {
         }
         file.close()
         let rest = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            let r = s.flushWaiters + s.waiters
+            let r = s.flushWaiters + s.waiters + s.finishWaiters
             s.flushWaiters.removeAll()
             s.waiters.removeAll()
+            s.finishWaiters.removeAll()
+            s.finished = true
             return r
         }
         rest.forEach { $0.resume() }

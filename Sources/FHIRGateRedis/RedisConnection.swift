@@ -1,4 +1,5 @@
 import CHiredis
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -43,28 +44,34 @@ public final class RedisConnection: Sendable {
 
     /// Sends several commands in one write; replies in the same order.
     public func sendPipelined(_ commands: [[String]], timeout: TimeAmount) async throws -> [RESPValue] {
+        guard channel.isActive else { throw RedisError.connectionClosed }
         let loop = channel.eventLoop
         var futures: [EventLoopFuture<RESPValue>] = []
-        var buffers: [(ByteBuffer, EventLoopPromise<RESPValue>)] = []
         for command in commands {
             let promise = loop.makePromise(of: RESPValue.self)
-            buffers.append((channel.allocator.buffer(bytes: RedisCommandFormatter.format(command)), promise))
+            let bytes = channel.allocator.buffer(bytes: RedisCommandFormatter.format(command))
+            // A write that never reaches the pipeline (channel closed meanwhile) must still
+            // complete the reply promise, or its caller would wait forever.
+            channel.write((bytes, promise)).whenFailure { error in promise.fail(error) }
             futures.append(promise.futureResult)
         }
-        for (bytes, promise) in buffers { channel.write((bytes, promise), promise: nil) }
         channel.flush()
-        let all = EventLoopFuture.whenAllSucceed(futures, on: loop)
+        // The answer is whichever comes first: all replies, or the deadline. Exactly one
+        // completes `result`.
+        let result = loop.makePromise(of: [RESPValue].self)
+        let done = NIOLockedValueBox(false)
         let deadline = loop.scheduleTask(in: timeout) { [channel] in
-            // A reply that does not come in time poisons the connection: close it so
-            // every waiter fails now instead of waiting.
+            guard done.withLockedValue({ d in defer { d = true }; return !d }) else { return }
+            result.fail(RedisError.timeout)
+            // A reply that does not come in time poisons the connection.
             channel.close(promise: nil)
         }
-        defer { deadline.cancel() }
-        do {
-            return try await all.get()
-        } catch RedisError.connectionClosed where !channel.isActive {
-            throw RedisError.timeout
+        EventLoopFuture.whenAllSucceed(futures, on: loop).whenComplete { outcome in
+            guard done.withLockedValue({ d in defer { d = true }; return !d }) else { return }
+            deadline.cancel()
+            result.completeWith(outcome)
         }
+        return try await result.futureResult.get()
     }
 
     public func close() async {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension IntegrationSuite {
 @Suite(.serialized) struct AdminAndCORSTests {
     @Test func preflightIsAnsweredByTheGatewayAndPublicEndpointsNeedNoToken() async throws {
         try await GatewayFixture.with { f in
@@ -79,4 +80,5 @@ import Testing
             #expect(f.env.auditLines.contains { $0.contains("\"query\":\"access_token=***\"") })
         }
     }
+}
 }

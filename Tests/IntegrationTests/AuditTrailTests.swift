@@ -1,7 +1,9 @@
 import FHIRGateAudit
 import Foundation
 import Testing
+import Synchronization
 
+extension IntegrationSuite {
 /// The audit trail of the real gateway under load, crashes and a failing disk.
 @Suite(.serialized) struct AuditTrailTests {
     func ids(_ lines: [String]) -> [String] {
@@ -94,10 +96,10 @@ import Testing
     }
 }
 
-import Synchronization
 
 final class AnsweredIDs: Sendable {
     private let ids = Mutex<[String]>([])
     func add(_ id: String) { ids.withLock { $0.append(id) } }
     var all: [String] { ids.withLock { $0 } }
+}
 }

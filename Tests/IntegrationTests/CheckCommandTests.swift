@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension IntegrationSuite {
 /// `fhirgate check` reports problems as file:line:column and exits 1.
 @Suite struct CheckCommandTests {
     func runCheck(_ config: String) throws -> (status: Int32, output: String) {
@@ -44,4 +45,5 @@ import Testing
         let (status, output) = try runCheck(config)
         #expect(status == 0, "\(output)")
     }
+}
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension IntegrationSuite {
 /// Reload and shutdown with real signals to the real binary.
 @Suite(.serialized) struct LifecycleTests {
     @Test func sighupWithBrokenConfigKeepsServingTheOldOne() async throws {
@@ -49,7 +50,7 @@ import Testing
             do { response = try await slow.value } catch { Issue.record("in-flight request failed: \(error)\n\(f.gateway.log)"); return }
             #expect(response.status == 200)
             #expect(response.json["id"] as? String == "slow-1500")
-            let status = f.gateway.waitForExit(timeout: 10)
+            let status = await f.gateway.waitForExit(timeout: 10)
             #expect(status == 0)
             // Its audit record was written before exit.
             #expect(f.env.auditLines.contains { $0.contains("/r4/Binary/slow-1500") && $0.contains("\"status\":200") })
@@ -59,4 +60,5 @@ import Testing
             }
         }
     }
+}
 }

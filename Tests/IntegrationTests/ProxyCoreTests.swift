@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOSSL
 import Testing
 
+extension IntegrationSuite {
 /// Gateway-core acceptance: real TLS, real sockets, the sample upstream on an ephemeral
 /// port, the real `fhirgate` binary.
 @Suite(.serialized) struct ProxyCoreTests {
@@ -179,4 +180,5 @@ import Testing
         for id in ids { #expect(lines.filter { $0.contains("\"request_id\":\"\(id)\"") }.count == 1) }
         #expect(!lines.joined().contains(token))
     }
+}
 }

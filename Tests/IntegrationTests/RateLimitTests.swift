@@ -2,6 +2,7 @@ import FHIRGateTestSupport
 import Foundation
 import Testing
 
+extension IntegrationSuite {
 /// Rate limits and revocation through the real gateway, with a real redis-server.
 @Suite(.serialized) struct RateLimitTests {
     static let policy = """
@@ -14,7 +15,7 @@ import Testing
     """
 
     @Test func overTheLimitGets429WithRetryAfterAndRateLimitHeaders() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.start()
         var options = TestEnvironment.Options()
         options.policy = Self.policy
         options.redis = redis.url
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func redisDownFallsBackToLocalWithoutStalling() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.start()
         var options = TestEnvironment.Options()
         options.policy = Self.policy
         options.redis = redis.url
@@ -76,7 +77,7 @@ import Testing
     }
 
     @Test func revokedTokenIsRefusedOnTheNextRequest() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.start()
         var options = TestEnvironment.Options()
         options.redis = redis.url
         try await GatewayFixture.with(options) { f in
@@ -92,11 +93,12 @@ import Testing
             process.arguments = ["revoke", "--config", f.configFile, "--jti", jti, "--ttl", "600"]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            process.waitUntilExit()
+            while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
             #expect(process.terminationStatus == 0)
             let after = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token)
             #expect(after.status == 401)
             #expect(after.headers.first(name: "WWW-Authenticate")?.contains("invalid_token") == true)
         }
     }
+}
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+extension IntegrationSuite {
 /// What comes back is checked: two patients whose data reference each other, paging
 /// links bound to the token holder, no existence oracle.
 @Suite(.serialized) struct ResponseGuardIntegrationTests {
@@ -85,4 +86,5 @@ import Testing
             #expect(Set(entryIDs(all)) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a", "obs-vital-pat-a"])
         }
     }
+}
 }

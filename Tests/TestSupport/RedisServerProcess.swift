@@ -10,14 +10,20 @@ public final class RedisServerProcess: @unchecked Sendable {
     private var process: Process?
     let directory: String
 
-    public init(password: String? = nil) throws {
+    /// Starts a server and waits (without blocking a thread) until it accepts connections.
+    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+        let server = try RedisServerProcess(password: password)
+        try await server.restart()
+        return server
+    }
+
+    init(password: String? = nil) throws {
         let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
         port = channel.localAddress!.port!
         try channel.close().wait()
         self.password = password
         directory = NSTemporaryDirectory() + "fhirgate-redis-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try start()
     }
 
     deinit {
@@ -29,7 +35,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
     }
 
-    public func start() throws {
+    /// (Re)starts the server on the same port.
+    public func restart() async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         var args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
@@ -43,9 +50,11 @@ public final class RedisServerProcess: @unchecked Sendable {
         // Ready when it accepts connections.
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
-            if (try? ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).wait())
-                .map({ try? $0.close().wait(); return true }) == true { return }
-            Thread.sleep(forTimeInterval: 0.02)
+            if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get() {
+                try? await channel.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 

@@ -19,7 +19,7 @@ final class GatewayFixture: @unchecked Sendable {
         let port = try TestEnvironment.freePort()
         let adminPort = try TestEnvironment.freePort()
         configFile = try env.writeConfig(port: port, adminPort: adminPort, upstreamPort: upstreamPort, options: options)
-        gateway = try GatewayProcess(config: configFile, port: port, adminPort: adminPort, directory: env.directory)
+        gateway = try await GatewayProcess(config: configFile, port: port, adminPort: adminPort, directory: env.directory)
         client = try TestClient(caPEM: env.pki.caCertificatePEM)
     }
 
@@ -42,7 +42,7 @@ final class GatewayFixture: @unchecked Sendable {
     func stop() async {
         await client.shutdown()
         gateway.signal(SIGTERM)
-        _ = gateway.waitForExit(timeout: 10)
+        _ = await gateway.waitForExit(timeout: 10)
         await upstream.stop()
     }
 }

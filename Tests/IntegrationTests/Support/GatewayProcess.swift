@@ -18,7 +18,7 @@ final class GatewayProcess: @unchecked Sendable {
         return scratch + "/debug/fhirgate"
     }
 
-    init(config: String, port: Int, adminPort: Int, directory: String) throws {
+    init(config: String, port: Int, adminPort: Int, directory: String) async throws {
         self.port = port
         self.adminPort = adminPort
         stderrFile = directory + "/gateway-\(UUID().uuidString.prefix(6)).log"
@@ -31,7 +31,7 @@ final class GatewayProcess: @unchecked Sendable {
         environment["FHIRGATE_LOG_LEVEL"] = environment["FHIRGATE_LOG_LEVEL"] ?? "debug"
         process.environment = environment
         try process.run()
-        try waitUntilListening()
+        try await waitUntilListening()
     }
 
     deinit {
@@ -43,12 +43,14 @@ final class GatewayProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
 
-    private func waitUntilListening() throws {
+    /// Polls without blocking a thread: the tests' own servers share the small
+    /// cooperative pool (2 threads on this machine).
+    private func waitUntilListening() async throws {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             if log.contains("fhirgate listening") { return }
             if !process.isRunning { throw GatewayProcessError.exited(log) }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw GatewayProcessError.notListening(log)
     }
@@ -56,9 +58,9 @@ final class GatewayProcess: @unchecked Sendable {
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for exit; returns the exit status, or nil on timeout.
-    func waitForExit(timeout: TimeInterval) -> Int32? {
+    func waitForExit(timeout: TimeInterval) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
