@@ -6,7 +6,10 @@ import PackageDescription
 let package = Package(
     name: "fhirgate-benchmarks",
     platforms: [.macOS(.v14)],
-    dependencies: [.package(name: "fhirgate", path: "..")],
+    dependencies: [
+        .package(name: "fhirgate", path: ".."),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
     targets: [
         .executableTarget(
             name: "HotPathBenchmarks",
@@ -16,6 +19,8 @@ let package = Package(
                 .product(name: "FHIRGateRedis", package: "fhirgate"),
                 .product(name: "FHIRGateDemo", package: "fhirgate"),
                 .product(name: "FHIRGateAudit", package: "fhirgate"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
     ]

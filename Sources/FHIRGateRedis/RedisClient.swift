@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// A Redis client for the request path: one pipelined connection (reconnected with
-/// backoff), a command timeout, and a circuit breaker so that requests stop waiting on a
+/// A Redis client for the request path: a small pool of pipelined connections (each
+/// reconnected on demand; requests spread round-robin), a command timeout, and a circuit breaker so that requests stop waiting on a
 /// dead or hung Redis. While the breaker is open, calls fail at once (`.unavailable`);
 /// after the open period one call is let through to probe; success closes it.
 public final class RedisClient: Sendable {
@@ -14,6 +14,8 @@ public final class RedisClient: Sendable {
         public var commandTimeout: TimeAmount = .milliseconds(100)
         public var breakerMinimumOpen: Duration = .milliseconds(250)
         public var breakerMaximumOpen: Duration = .seconds(5)
+        /// Connections kept open; pipelining makes a few enough.
+        public var poolSize = 2
 
         public init(url: RedisURL) {
             self.url = url
@@ -21,8 +23,9 @@ public final class RedisClient: Sendable {
     }
 
     struct State {
-        var connection: RedisConnection?
-        var connecting = false
+        var connections: [RedisConnection?] = []
+        var connecting: Set<Int> = []
+        var next = 0
         var openUntil: ContinuousClock.Instant?
         var openDuration: Duration = .zero
         var isOpen = false
@@ -59,31 +62,47 @@ public final class RedisClient: Sendable {
     }
 
     private func usableConnection() async throws -> RedisConnection {
-        enum Step { case use(RedisConnection), connect, fail }
+        enum Step { case use(RedisConnection), useAndRefill(RedisConnection, Int), connect(Int), fail }
         let now = ContinuousClock.now
+        let size = max(1, settings.poolSize)
         let step: Step = state.withLock { s in
             if let until = s.openUntil, now < until { return .fail }
-            if let c = s.connection, c.isActive { return .use(c) }
-            if s.connecting { return .fail }
-            s.connecting = true
-            return .connect
+            if s.connections.count != size { s.connections = Array(repeating: nil, count: size) }
+            let slot = s.next % size
+            s.next &+= 1
+            if let c = s.connections[slot], c.isActive { return .use(c) }
+            // This slot is down: use any live one while it reconnects.
+            if let live = s.connections.compactMap({ $0 }).first(where: { $0.isActive }) {
+                if !s.connecting.contains(slot) { s.connecting.insert(slot); return .useAndRefill(live, slot) }
+                return .use(live)
+            }
+            if s.connecting.contains(slot) { return .fail }
+            s.connecting.insert(slot)
+            return .connect(slot)
         }
         switch step {
         case .use(let c): return c
         case .fail: throw RedisError.unavailable
-        case .connect:
-            do {
-                let c = try await RedisConnection.connect(settings.url, group: group, timeout: settings.connectTimeout)
-                state.withLock { s in
-                    s.connection = c
-                    s.connecting = false
-                }
-                return c
-            } catch {
-                state.withLock { $0.connecting = false }
-                recordFailure(dropping: nil)
-                throw RedisError.unavailable
+        case .useAndRefill(let c, let slot):
+            Task { _ = try? await self.connect(slot: slot) }
+            return c
+        case .connect(let slot):
+            return try await connect(slot: slot)
+        }
+    }
+
+    private func connect(slot: Int) async throws -> RedisConnection {
+        do {
+            let c = try await RedisConnection.connect(settings.url, group: group, timeout: settings.connectTimeout)
+            state.withLock { s in
+                if slot < s.connections.count { s.connections[slot] = c }
+                s.connecting.remove(slot)
             }
+            return c
+        } catch {
+            state.withLock { _ = $0.connecting.remove(slot) }
+            recordFailure(dropping: nil)
+            throw RedisError.unavailable
         }
     }
 
@@ -101,7 +120,7 @@ public final class RedisClient: Sendable {
     private func recordFailure(dropping connection: RedisConnection?) {
         let opened = state.withLock { s -> Bool in
             s.failures += 1
-            if let connection, s.connection === connection { s.connection = nil }
+            if let connection, let i = s.connections.firstIndex(where: { $0 === connection }) { s.connections[i] = nil }
             s.openDuration = s.openDuration == .zero ? settings.breakerMinimumOpen : min(s.openDuration * 2, settings.breakerMaximumOpen)
             s.openUntil = ContinuousClock.now + s.openDuration
             defer { s.isOpen = true }
@@ -112,10 +131,10 @@ public final class RedisClient: Sendable {
     }
 
     public func close() async {
-        let c = state.withLock { s -> RedisConnection? in
-            defer { s.connection = nil }
-            return s.connection
+        let all = state.withLock { s -> [RedisConnection] in
+            defer { s.connections = [] }
+            return s.connections.compactMap { $0 }
         }
-        await c?.close()
+        for c in all { await c.close() }
     }
 }

@@ -2,6 +2,7 @@ import CHiredis
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One non-blocking connection to Redis: commands formatted by hiredis, replies parsed by
 /// hiredis's reader inside the NIO pipeline, many commands in flight at once.
@@ -13,12 +14,19 @@ public final class RedisConnection: Sendable {
     }
 
     /// Connects, then authenticates and selects the database from the URL.
-    public static func connect(_ url: RedisURL, group: any EventLoopGroup, timeout: TimeAmount = .seconds(1)) async throws -> RedisConnection {
+    public static func connect(_ url: RedisURL, group: any EventLoopGroup, timeout: TimeAmount = .seconds(1),
+                               tls: TLSConfiguration = .makeClientConfiguration()) async throws -> RedisConnection {
+        // rediss://: TLS with the system trust roots (or the given configuration).
+        let sslContext = url.tls ? try NIOSSLContext(configuration: tls) : nil
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        let serverName = url.host.first?.isNumber == true ? nil : url.host
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RESPReplyDecoder())
                     try channel.pipeline.syncOperations.addHandler(RedisPipelineHandler())
                 }

@@ -5,6 +5,8 @@ import FHIRGateDemo
 import FHIRGateRedis
 import Foundation
 import NIOPosix
+import Crypto
+import _CryptoExtras
 
 // MARK: - Classification and decision (a typical US Core patient-app search)
 
@@ -62,6 +64,29 @@ if only == nil || only == "token" {
     results.append(await measureAsync("verify ES256, cold (signature + claims)") {
         i = (i + 1) % fresh.count
         blackHole(try? await verifier.verify(fresh[i], audience: aud))
+    })
+    // RS256: a 2048-bit RSA key, the most common EHR authorization-server key.
+    let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+    let primitives = try rsa.publicKey.getKeyPrimitives()
+    func b64(_ d: some DataProtocol) -> String { DevSigningKey.base64url(d) }
+    let rsaJWKS = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"rsa-1\",\"alg\":\"RS256\",\"use\":\"sig\",\"n\":\"\(b64(primitives.modulus))\",\"e\":\"\(b64(primitives.publicExponent))\"}]}"
+    try rsaJWKS.write(toFile: directory + "/rsa-jwks.json", atomically: true, encoding: .utf8)
+    let rsaVerifier = TokenVerifier(issuers: [IssuerSettings(issuer: "https://as-rsa.example", keySource: .jwksFile(directory + "/rsa-jwks.json"))],
+                                    httpClient: nil, cacheCapacity: 1_000_000)
+    await rsaVerifier.loadKeys()
+    var rsaTokens: [String] = []
+    for i in 0..<20_000 {
+        let now = Date().timeIntervalSince1970.rounded(.down)
+        let header = b64(Data(#"{"alg":"RS256","kid":"rsa-1","typ":"at+jwt"}"#.utf8))
+        let claims = b64(Data(#"{"iss":"https://as-rsa.example","aud":"\#(aud)","exp":\#(now + 3600),"iat":\#(now),"scope":"patient/*.rs","patient":"p","jti":"\#(i)"}"#.utf8))
+        let input = header + "." + claims
+        let signature = try rsa.signature(for: SHA256.hash(data: Data(input.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation
+        rsaTokens.append(input + "." + b64(signature))
+    }
+    var j = 0
+    results.append(await measureAsync("verify RS256, cold (signature + claims)") {
+        j = (j + 1) % rsaTokens.count
+        blackHole(try? await rsaVerifier.verify(rsaTokens[j], audience: aud))
     })
     let cached = fresh[0]
     _ = try? await verifier.verify(cached, audience: aud)
