@@ -16,6 +16,7 @@ public final class SampleUpstream: Sendable {
     let bodies = Mutex<[[UInt8]]>([])
     let channel = Mutex<(any Channel)?>(nil)
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    let stopped = Atomic<Bool>(false)
     let basePath: String
 
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, basePath: String = "/fhir") throws {
@@ -43,8 +44,8 @@ public final class SampleUpstream: Sendable {
         channel.withLock { $0 = server.channel }
         let boundPort = server.channel.localAddress?.port ?? port
         Task {
-            try? await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
+            await withDiscardingTaskGroup { group in
+                try? await server.executeThenClose { inbound in
                     for try await connection in inbound {
                         group.addTask { try? await self.serve(connection, port: boundPort) }
                     }
@@ -54,14 +55,19 @@ public final class SampleUpstream: Sendable {
         return boundPort
     }
 
-    /// Stops listening and closes every open connection (as a crashed upstream would).
+    /// Behaves like a crashed upstream: every open connection is closed and new ones are
+    /// closed as soon as they are accepted. (The listening socket stays, so no accepted
+    /// connection is ever dropped unconsumed, which NIO forbids.)
     public func stop() async {
-        let c = channel.withLock { $0 }
-        try? await c?.close()
+        stopped.store(true, ordering: .sequentiallyConsistent)
         for open in connections.withLock({ Array($0.values) }) { try? await open.close() }
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, port: Int) async throws {
+        if stopped.load(ordering: .sequentiallyConsistent) {
+            try await connection.executeThenClose { _, _ in }
+            return
+        }
         let id = ObjectIdentifier(connection.channel)
         connections.withLock { $0[id] = connection.channel }
         defer { connections.withLock { _ = $0.removeValue(forKey: id) } }

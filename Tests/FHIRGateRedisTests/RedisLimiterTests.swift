@@ -24,7 +24,7 @@ import Testing
 
     @Test func connectionPipelinesAndAuthenticates() async throws {
         let server = try await RedisServerProcess.start(password: "s3cret")
-        let c = client(server)
+        let c = patientClient(server)
         let replies = try await c.pipeline((0..<1000).map { _ in ["INCR", "n"] } + [["PING"]])
         #expect(replies[999] == .integer(1000))
         #expect(replies[1000] == .simpleString("PONG"))

@@ -22,8 +22,9 @@ struct AdminListener {
     }
 
     func serve(_ server: Server) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { inbound in
+        await withDiscardingTaskGroup { group in
+            // Ending the accept loop must not cancel connections being answered.
+            try? await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { try? await handle(connection) }
                 }

@@ -37,24 +37,31 @@ public final class Gateway: Service, Sendable {
         let runtime = self.runtime
         let registry = self.registry
         await withGracefulShutdownHandler {
+            // Background work is cancelled at the end; the listeners are not: they end when
+            // their channels close, so no accepted connection is dropped unconsumed.
+            let background = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await runtime.probeUpstreams() }
+                    group.addTask {
+                        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                            await runtime.reload()
+                        }
+                    }
+                    group.addTask {
+                        // logrotate's postrotate: reopen the audit file.
+                        for await _ in await UnixSignalsSequence(trapping: .sigusr1) {
+                            runtime.audit.reopen()
+                        }
+                    }
+                }
+            }
             await withTaskGroup(of: Void.self) { group in
                 if let admin { group.addTask { try? await AdminListener(runtime: runtime).serve(admin) } }
-                group.addTask { await runtime.probeUpstreams() }
-                group.addTask {
-                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                        await runtime.reload()
-                    }
-                }
-                group.addTask {
-                    // logrotate's postrotate: reopen the audit file.
-                    for await _ in await UnixSignalsSequence(trapping: .sigusr1) {
-                        runtime.audit.reopen()
-                    }
-                }
                 // Returns once the listener is closed (drain) and its connections finished.
                 await listener.serve(server)
-                group.cancelAll()
+                admin?.channel.close(promise: nil)
             }
+            background.cancel()
         } onGracefulShutdown: {
             runtime.logger.info("draining")
             runtime.draining.store(true, ordering: .relaxed)

@@ -91,7 +91,15 @@ final class RawTLSConnection: @unchecked Sendable {
         }
     }
 
+    /// NIO requires the outbound writer to be finished before the channel wrapper goes
+    /// away (a debug-build precondition): every exit path finishes it.
     func close() async {
+        channel.outbound.finish()
         try? await channel.channel.close()
+    }
+
+    deinit {
+        channel.outbound.finish()
+        channel.channel.close(promise: nil)
     }
 }
