@@ -107,7 +107,14 @@ extension IntegrationSuite {
         #expect(result.text.hasPrefix("HTTP/1.1 431"))
         #expect(result.text.contains("\"resourceType\":\"OperationOutcome\""))
         #expect(result.closed)
+        // Refused below the pipeline, and still audited; so is a request the parser refuses.
+        let raw2 = try await RawTLSConnection(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM)
+        try await raw2.send("GET /r4/metadata HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+        let refused = await raw2.readUntilClose(timeout: .seconds(5))
+        #expect(refused.text.hasPrefix("HTTP/1.1 400"))
         await f.stop()
+        #expect(f.env.auditLines.contains { $0.contains("\"status\":431") && $0.contains("headers_too_large") })
+        #expect(f.env.auditLines.contains { $0.contains("\"status\":400") && $0.contains("http_parse_error") })
     }
 
     @Test func bodyTooLargeGets413BeforeItIsRead() async throws {

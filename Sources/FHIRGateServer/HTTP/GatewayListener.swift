@@ -34,10 +34,11 @@ struct GatewayListener {
                     }
                     let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
                                                      headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
-                                                     idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)))
+                                                     idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)),
+                                                     audit: ConnectionRefusalAudit(runtime: runtime))
                     try sync.addHandler(headGuard)
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try sync.addHandler(ProtocolErrorHandler())
+                    try sync.addHandler(ProtocolErrorHandler(audit: ConnectionRefusalAudit(runtime: runtime)))
                     try sync.addHandler(ExchangeObserver(headGuard: headGuard))
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }

@@ -13,6 +13,11 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     private var responseInFlight = false
     private var failed = false
+    private let audit: ConnectionRefusalAudit
+
+    init(audit: ConnectionRefusalAudit) {
+        self.audit = audit
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
@@ -36,8 +41,8 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-        // The request never reached the pipeline, so it is not audited there: tell it.
-        context.fireUserInboundEventTriggered(RefusedByParser(status: gatewayError.status, reason: gatewayError.reason))
+        // The request never reached the pipeline, so it is audited here.
+        audit.record(gatewayError, remote: context.channel.remoteAddress)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,8 +60,20 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 }
 
-/// Raised when the parser refused a request, so the connection can audit it.
-struct RefusedByParser: Sendable {
-    let status: Int
-    let reason: String
+/// Audit records for requests refused below the pipeline (by the HTTP parser or the
+/// head guard): every request the gateway answers has one, these too.
+struct ConnectionRefusalAudit: Sendable {
+    let runtime: GatewayRuntime
+
+    func record(_ error: GatewayError, remote: SocketAddress?) {
+        var r = AuditRecord(time: RequestContext.timestamp(Date()), requestID: UUID().uuidString.lowercased(), method: "-", path: "-",
+                            decision: "deny", status: error.status)
+        r.clientIP = remote?.ipAddress
+        r.reason = error.reason
+        let audit = runtime.audit
+        Task { await audit.append(r) }
+    }
 }
+
+import FHIRGateAudit
+import Foundation

@@ -25,7 +25,10 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var rejected = false
 
-    init(maxHeaderBytes: Int, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    let audit: ConnectionRefusalAudit
+
+    init(maxHeaderBytes: Int, headerTimeout: TimeAmount, idleTimeout: TimeAmount, audit: ConnectionRefusalAudit) {
+        self.audit = audit
         self.maxHeaderBytes = maxHeaderBytes
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
@@ -111,6 +114,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         rejected = true
         timer?.cancel()
         let error = GatewayError.headersTooLarge
+        audit.record(error, remote: context.channel.remoteAddress)
         let body = error.operationOutcome.json
         var out = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
         out.writeString("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/fhir+json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
