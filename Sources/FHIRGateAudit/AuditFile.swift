@@ -1,3 +1,4 @@
+import FHIRGateCore
 import Foundation
 
 /// The open audit file: appends, notices when it was moved away (logrotate without
@@ -71,10 +72,6 @@ struct AuditFile {
     }
 
     static func stamp(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        UTCTime.compact(secondsSince1970: date.timeIntervalSince1970)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FHIRGateAudit
+import FHIRGateCore
 import Foundation
 
 struct Audit: AsyncParsableCommand {
@@ -164,10 +165,6 @@ struct AuditTailFormatter {
     }
 
     static func timestamp(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.000Z", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        UTCTime.iso8601(secondsSince1970: date.timeIntervalSince1970.rounded(.down))
     }
 }

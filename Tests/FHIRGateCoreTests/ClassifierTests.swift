@@ -126,3 +126,13 @@ import Testing
         #expect(throws: GatewayError.self) { try RequestTarget.parse("/a%2Eb") }
     }
 }
+
+@Suite struct UTCTimeTests {
+    @Test func formats() {
+        // 2026-11-29T04:14:49.123Z
+        let t = 1_795_925_689.123
+        #expect(UTCTime.iso8601(secondsSince1970: t) == "2026-11-29T04:14:49.123Z")
+        #expect(UTCTime.compact(secondsSince1970: t) == "20261129T041449Z")
+        #expect(UTCTime.iso8601(secondsSince1970: 0) == "1970-01-01T00:00:00.000Z")
+    }
+}

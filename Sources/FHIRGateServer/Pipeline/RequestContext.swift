@@ -91,12 +91,6 @@ struct RequestContext: Sendable {
 
     /// UTC with milliseconds, e.g. `2026-11-29T04:14:49.123Z`.
     static func timestamp(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        var t = time_t(seconds.rounded(.down))
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        let ms = Int((seconds - seconds.rounded(.down)) * 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), ms)
+        UTCTime.iso8601(secondsSince1970: date.timeIntervalSince1970)
     }
 }
