@@ -94,24 +94,7 @@ final class JWKSServer: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)/jwks" }
 
     func start() async throws {
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
-                }
-            }
-        port = server.channel.localAddress!.port!
-        channel = server.channel
-        Task {
-            try? await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { try? await self.serve(connection) }
-                    }
-                }
-            }
-        }
+        (port, channel) = try await startLoopbackHTTPServer { [self] connection in try await self.serve(connection) }
     }
 
     func stop() async { try? await channel?.close() }
