@@ -3,6 +3,8 @@
 # a free loopback port for the limiter figures, prints Markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# SwiftPM caches the source list of the path dependency: drop it so new files are seen.
+rm -f .build-bench/*/release/description.json
 swift build -c release --package-path Benchmarks --scratch-path .build-bench >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null &

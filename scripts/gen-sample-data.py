@@ -69,6 +69,20 @@ resources.append({"resourceType": "Observation", "id": "obs-b-performed-by-a", "
                   "code": {"coding": [{"system": LOINC, "code": "72133-2", "display": "Caregiver note"}]},
                   "subject": {"reference": "Patient/pat-b"}, "performer": [{"reference": "Patient/pat-a"}],
                   "focus": [{"reference": "Patient/pat-a"}], "valueString": "Observed by family member"})
+# B's Observation that only mentions A as its focus (not a compartment link: A must not
+# see it), a Provenance in B's chart that targets A's Condition and B's Encounter, and
+# an old record of A replaced by pat-a (shown to A only when a policy follows links).
+resources.append({"resourceType": "Observation", "id": "obs-b-focus-a", "meta": META, "status": "final",
+                  "category": [{"coding": [{"system": OBS_CAT, "code": "social-history"}]}],
+                  "code": {"coding": [{"system": LOINC, "code": "72166-2", "display": "Tobacco smoking status"}]},
+                  "subject": {"reference": "Patient/pat-b"}, "focus": [{"reference": "Patient/pat-a"}],
+                  "valueString": "Never smoker"})
+resources.append({"resourceType": "Provenance", "id": "prov-b-about-a", "meta": META,
+                  "target": [{"reference": "Condition/cond-pat-a"}, {"reference": "Encounter/enc-pat-b"}],
+                  "recorded": "2026-01-11T10:00:00Z", "agent": [{"who": {"reference": "Practitioner/prac-1"}}]})
+resources.append({"resourceType": "Patient", "id": "pat-a-old", "meta": META, "active": False,
+                  "name": [{"family": "Rivera", "given": ["Ana"]}], "gender": "female", "birthDate": "1984-03-02",
+                  "link": [{"other": {"reference": "Patient/pat-a"}, "type": "replaced-by"}]})
 resources.append({"resourceType": "Device", "id": "dev-a", "meta": META, "patient": {"reference": "Patient/pat-a"},
                   "udiCarrier": [{"deviceIdentifier": "09504000059118"}]})
 

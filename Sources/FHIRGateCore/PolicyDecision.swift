@@ -15,14 +15,19 @@ public struct PolicyDecision: Sendable, Equatable {
     public var reason: String
     /// The scope context that granted the request.
     public var context: SMARTScope.Context?
+    /// A write that changes an existing resource under a `patient/` scope: the current
+    /// version must pass this check before the write is forwarded (otherwise a write
+    /// could take over another patient's resource).
+    public var writePrecheck: ResponseCheck?
 
     public static func deny(_ error: GatewayError) -> PolicyDecision {
-        PolicyDecision(effect: .deny(error), narrowing: [], responseCheck: nil, reason: error.reason, context: nil)
+        PolicyDecision(effect: .deny(error), narrowing: [], responseCheck: nil, reason: error.reason, context: nil, writePrecheck: nil)
     }
 
     public static func allow(_ reason: String, context: SMARTScope.Context? = nil, narrowing: [RequestTarget.QueryItem] = [],
-                             responseCheck: ResponseCheck? = nil) -> PolicyDecision {
-        PolicyDecision(effect: .allow, narrowing: narrowing, responseCheck: responseCheck, reason: reason, context: context)
+                             responseCheck: ResponseCheck? = nil, writePrecheck: ResponseCheck? = nil) -> PolicyDecision {
+        PolicyDecision(effect: .allow, narrowing: narrowing, responseCheck: responseCheck, reason: reason, context: context,
+                       writePrecheck: writePrecheck)
     }
 
     public var isAllowed: Bool { effect == .allow }
@@ -47,12 +52,19 @@ public struct ResponseCheck: Sendable, Equatable {
     public var readableOutsideCompartment: Set<String>
     /// Types the token may see at all (for `_include`d resources); nil means any.
     public var visibleTypes: Set<String>?
+    /// Whether a Patient resource whose `link.other` names the patient is shown too
+    /// (merged or linked records; policy `patient_scopes.follow_patient_links`).
+    public var followPatientLinks: Bool
+    /// For one resource's history: a Bundle left with no entry is hidden (404) like the
+    /// missing resource it then looks like, instead of answering "exists, not yours".
+    public var hideWhenEmptied = false
 
     public init(patient: String?, granular: [String: [SMARTScope]] = [:], readableOutsideCompartment: Set<String> = [],
-                visibleTypes: Set<String>? = nil) {
+                visibleTypes: Set<String>? = nil, followPatientLinks: Bool = false) {
         self.patient = patient
         self.granular = granular
         self.readableOutsideCompartment = readableOutsideCompartment
         self.visibleTypes = visibleTypes
+        self.followPatientLinks = followPatientLinks
     }
 }

@@ -18,6 +18,8 @@ public struct SearchParameterDefinition: Sendable {
     public let targets: [String]
     /// The FHIRPath restricted to the type (empty when the parameter has none).
     public let expression: String
+    /// `expression` compiled for the type it was defined on.
+    public let paths: ElementPaths
 }
 
 extension R4Tables {
@@ -28,7 +30,8 @@ extension R4Tables {
             let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard columns.count == 5, let type = SearchParameterType(rawValue: String(columns[2])) else { continue }
             let targets = columns[3].isEmpty ? [] : columns[3].split(separator: ",").map(String.init)
-            index[String(columns[0]), default: [:]][String(columns[1])] = SearchParameterDefinition(type: type, targets: targets, expression: String(columns[4]))
+            index[String(columns[0]), default: [:]][String(columns[1])] = SearchParameterDefinition(
+                type: type, targets: targets, expression: String(columns[4]), paths: ElementPaths.compile(String(columns[4]), type: String(columns[0])))
         }
         return index
     }()
@@ -39,6 +42,12 @@ extension R4Tables {
         searchParameterIndex[type]?[name]
             ?? searchParameterIndex["Resource"]?[name]
             ?? searchParameterIndex["DomainResource"]?[name]
+    }
+
+    /// The compartment expressions of each type, compiled once (kept apart from the
+    /// generated literal, whose initializer must stay trivial).
+    static let compartmentPaths: [String: [ElementPaths]] = patientCompartment.reduce(into: [:]) { table, row in
+        table[row.key] = row.value.map { ElementPaths.compile($0.expression, type: row.key) }
     }
 
     public static func isResourceType(_ name: some StringProtocol) -> Bool {

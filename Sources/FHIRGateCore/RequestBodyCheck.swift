@@ -1,5 +1,3 @@
-import Foundation
-
 /// Checks a write's body against the classified request and the decision: the body's
 /// resource type matches the URL, an update's id matches, and under `patient/` scopes
 /// the new content belongs to the patient in context. Batch and transaction Bundles are
@@ -17,14 +15,16 @@ public struct RequestBodyCheck: Sendable {
         guard decision.isAllowed else { return decision }
         switch request.interaction {
         case .create, .conditionalCreate, .update, .conditionalUpdate:
-            guard let resource = Self.parseResource(body) else { return .deny(.malformedRequest(reason: "body_not_fhir_json")) }
+            guard let resource = ResourceInspector.parse(body) else { return .deny(.malformedRequest(reason: "body_not_fhir_json")) }
             if let denial = checkResource(resource, request: request, patient: decision.context == .patient ? token?.patient : nil) {
                 return denial
             }
             return decision
         case .patch, .conditionalPatch:
-            // Patch documents are checked by the response guard issue (pre-fetch); under
-            // patient scopes the authorizer already refuses them.
+            // Under a patient/ scope the current version is checked upstream first; the
+            // patch itself must not repoint the compartment references.
+            guard decision.context == .patient, let type = request.resourceType else { return decision }
+            if let error = PatchDocumentCheck.check(body, type: type) { return .deny(error) }
             return decision
         case .batchOrTransaction:
             return checkBundle(body, token: token)
@@ -33,16 +33,12 @@ public struct RequestBodyCheck: Sendable {
         }
     }
 
-    static func parseResource(_ body: [UInt8]) -> ResourceInspector.JSONObject? {
-        (try? JSONSerialization.jsonObject(with: Data(body))) as? ResourceInspector.JSONObject
-    }
-
-    func checkResource(_ resource: ResourceInspector.JSONObject, request: FHIRRequest, patient: String?) -> PolicyDecision? {
-        guard let type = resource["resourceType"] as? String, type == request.resourceType else {
+    func checkResource(_ resource: JSONValue, request: FHIRRequest, patient: String?) -> PolicyDecision? {
+        guard let type = resource["resourceType"]?.string, type == request.resourceType else {
             return .deny(.malformedRequest(reason: "body_type_mismatch"))
         }
         if request.interaction == .update {
-            guard resource["id"] as? String == request.id else { return .deny(.malformedRequest(reason: "body_id_mismatch")) }
+            guard resource["id"]?.string == request.id else { return .deny(.malformedRequest(reason: "body_id_mismatch")) }
         }
         if let patient, !ResourceInspector.isInCompartment(resource, patient: patient, base: authorizer.settings.baseURL) {
             return .deny(.insufficientScope(reason: "body_outside_compartment"))
@@ -52,27 +48,29 @@ public struct RequestBodyCheck: Sendable {
 
     /// Every entry is authorized like a standalone request; one denial denies all.
     func checkBundle(_ body: [UInt8], token: AccessToken?) -> PolicyDecision {
-        guard let bundle = Self.parseResource(body), bundle["resourceType"] as? String == "Bundle",
-              let kind = bundle["type"] as? String, kind == "batch" || kind == "transaction" else {
+        guard let bundle = ResourceInspector.parse(body), bundle["resourceType"]?.isString("Bundle") == true,
+              let kind = bundle["type"]?.string, kind == "batch" || kind == "transaction" else {
             return .deny(.malformedRequest(reason: "not_a_batch_or_transaction"))
         }
-        let entries = bundle["entry"] as? [Any] ?? []
+        if let e = bundle["entry"], !e.isArray { return .deny(.malformedRequest(reason: "bundle_entry_shape")) }
+        let entries = bundle["entry"]?.elements.map { $0 } ?? []
         var contexts = Set<SMARTScope.Context>()
         var patientChecked = false
-        for case let entry as ResourceInspector.JSONObject in entries {
-            guard let req = entry["request"] as? ResourceInspector.JSONObject,
-                  let methodText = req["method"] as? String, let method = HTTPMethodName(rawValue: methodText), method != .OPTIONS,
-                  let url = req["url"] as? String, !url.isEmpty else {
+        for entry in entries {
+            // Anything but an object with a request is an entry the gateway cannot check.
+            guard entry.isObject, let req = entry["request"], req.isObject,
+                  let methodText = req["method"]?.string, let method = HTTPMethodName(rawValue: methodText), method != .OPTIONS,
+                  let url = req["url"]?.string, !url.isEmpty else {
                 return .deny(.malformedRequest(reason: "bundle_entry_request"))
             }
-            if let r = entry["resource"] as? ResourceInspector.JSONObject, r["resourceType"] as? String == "Bundle" {
+            if let r = entry["resource"], !r.isObject || r["resourceType"]?.isString("Bundle") == true {
                 return .deny(.malformedRequest(reason: "nested_bundle"))
             }
             let relative = url.hasPrefix(authorizer.settings.baseURL + "/") ? String(url.dropFirst(authorizer.settings.baseURL.count)) : "/" + url
             let classified: FHIRRequest
             do {
                 let target = try RequestTarget.parse(relative)
-                let ifNoneExist = req["ifNoneExist"] as? String
+                let ifNoneExist = req["ifNoneExist"]?.string
                 classified = try classifier.classify(method: method, segments: target.segments, query: target.query, ifNoneExist: ifNoneExist,
                                                      formBody: nil)
             } catch {
@@ -86,7 +84,9 @@ public struct RequestBodyCheck: Sendable {
             // Narrowing cannot be applied inside an entry's URL by us: refuse rather than
             // forward an entry broader than what was authorized.
             guard decision.narrowing.isEmpty else { return .deny(.insufficientScope(reason: "bundle_entry_needs_narrowing")) }
-            if let resource = entry["resource"] as? ResourceInspector.JSONObject,
+            // Nor can the current version of an entry's target be fetched first.
+            guard decision.writePrecheck == nil else { return .deny(.insufficientScope(reason: "bundle_entry_needs_precheck")) }
+            if let resource = entry["resource"],
                [.create, .conditionalCreate, .update, .conditionalUpdate].contains(classified.interaction) {
                 if let denial = checkResource(resource, request: classified, patient: decision.context == .patient ? token?.patient : nil) {
                     return denial
@@ -100,6 +100,6 @@ public struct RequestBodyCheck: Sendable {
         }
         let patient = contexts.contains(.patient) ? token?.patient : nil
         return .allow("bundle_entries_allowed", context: contexts.contains(.patient) ? .patient : contexts.first,
-                      responseCheck: patient.map { ResponseCheck(patient: $0, readableOutsideCompartment: authorizer.settings.readableOutsideCompartment) })
+                      responseCheck: patient.map(authorizer.compartmentCheck))
     }
 }

@@ -1,81 +1,91 @@
-import Foundation
-
-/// Reads the parts of a parsed FHIR JSON resource that authorization decisions need:
-/// references along simple FHIRPath expressions, and token values for granular scopes.
-///
-/// Only the FHIRPath shapes that occur in the R4 compartment and US Core token
-/// parameters are understood (`Type.a.b`, `.where(resolve() is Patient)`, ` | ` unions).
-/// An expression it cannot read yields nothing, so membership fails closed.
+/// Reads the parts of a FHIR JSON resource that authorization decisions need:
+/// references along the compiled element paths of the R4 tables, and token values for
+/// granular scopes. Works on `JSONTree` values (no Foundation JSON on the hot path).
+/// An expression it cannot read selects nothing, so membership fails closed.
 public enum ResourceInspector {
-    public typealias JSONObject = [String: Any]
-
-    /// Values at `path` (element names below the resource), flattening arrays.
-    static func values(_ object: Any, path: ArraySlice<Substring>) -> [Any] {
-        if let array = object as? [Any] { return array.flatMap { values($0, path: path) } }
-        guard let name = path.first else { return [object] }
-        guard let dict = object as? JSONObject else { return [] }
-        // Choice elements like `value[x]` appear as `valueReference`, `valueCodeableConcept`, …
-        if let child = dict[String(name)] { return values(child, path: path.dropFirst()) }
-        let prefix = String(name)
-        return dict.filter { $0.key.hasPrefix(prefix) && $0.key.count > prefix.count && $0.key.dropFirst(prefix.count).first?.isUppercase == true }
-            .flatMap { values($0.value, path: path.dropFirst()) }
+    /// A JSON object from bytes; nil for anything else (invalid JSON, duplicate keys, …).
+    public static func parse(_ body: [UInt8]) -> JSONValue? {
+        guard let root = JSONTree(body)?.root, root.isObject else { return nil }
+        return root
     }
 
-    /// The element values an expression selects on `resource` of `type`.
-    static func evaluate(_ expression: String, on resource: JSONObject, type: String) -> [Any]? {
-        var result: [Any] = []
-        for part in expression.components(separatedBy: " | ") {
-            var p = part.trimmingCharacters(in: .whitespaces)
-            if p.hasSuffix(".where(resolve() is Patient)") { p = String(p.dropLast(".where(resolve() is Patient)".count)) }
-            guard p.hasPrefix(type + "."), !p.contains("("), !p.contains(" ") else {
-                if p.hasPrefix(type + ".") { return nil } // a shape we do not understand
-                continue // another type's branch of a shared expression
-            }
-            let path = p.dropFirst(type.count + 1).split(separator: ".")
-            result += values(resource, path: path[...])
+    /// Values at `path` below `value`, flattening arrays; a name also matches the
+    /// choice-type forms (`value` → `valueReference`, `valueCodeableConcept`, …).
+    static func collect(_ value: JSONValue, path: ArraySlice<[UInt8]>, into out: inout [JSONValue]) {
+        if value.isArray {
+            for element in value.elements { collect(element, path: path, into: &out) }
+            return
         }
-        return result
+        guard let name = path.first else {
+            out.append(value)
+            return
+        }
+        guard value.isObject else { return }
+        var exact = false
+        for (key, child) in value.members where key.keyEquals(name) {
+            exact = true
+            collect(child, path: path.dropFirst(), into: &out)
+        }
+        if exact { return }
+        for (key, child) in value.members where key.keyHasProperPrefix(name) {
+            guard let s = key.string, let next = s.utf8.dropFirst(name.count).first, next >= 0x41 && next <= 0x5A else { continue }
+            collect(child, path: path.dropFirst(), into: &out)
+        }
     }
 
-    /// Whether any Reference selected by `expression` points at `Patient/{patient}`.
-    static func references(_ expression: String, in resource: JSONObject, type: String, patient: String, base: String) -> Bool {
-        guard let found = evaluate(expression, on: resource, type: type) else { return false }
+    /// The element values compiled `paths` select on `resource`; nil when not understood.
+    static func evaluate(_ paths: ElementPaths, on resource: JSONValue) -> [JSONValue]? {
+        guard paths.understood else { return nil }
+        var out: [JSONValue] = []
+        for path in paths.paths { collect(resource, path: path[...], into: &out) }
+        return out
+    }
+
+    /// Whether any Reference selected by `paths` points at `Patient/{patient}`.
+    static func references(_ paths: ElementPaths, in resource: JSONValue, patient: String, base: String) -> Bool {
+        guard let found = evaluate(paths, on: resource) else { return false }
         for value in found {
-            guard let ref = (value as? JSONObject)?["reference"] as? String,
-                  let parsed = ReferenceValue.parse(ref, base: base) else { continue }
+            guard let ref = value["reference"]?.string, let parsed = ReferenceValue.parse(ref, base: base) else { continue }
             if parsed.type == "Patient" && parsed.id == patient { return true }
         }
         return false
     }
 
+    static let patientLinkOther = ElementPaths.compile("Patient.link.other", type: "Patient")
+
     /// Patient compartment membership of one resource (R4 CompartmentDefinition/patient).
-    public static func isInCompartment(_ resource: JSONObject, patient: String, base: String) -> Bool {
-        guard let type = resource["resourceType"] as? String else { return false }
-        if type == "Patient" { return resource["id"] as? String == patient }
-        guard let parameters = R4Tables.patientCompartment[type] else { return false }
-        return parameters.contains { references($0.expression, in: resource, type: type, patient: patient, base: base) }
+    /// A Patient is in its own compartment only; `Patient.link` counts when
+    /// `followPatientLinks` (a policy choice).
+    public static func isInCompartment(_ resource: JSONValue, patient: String, base: String, followPatientLinks: Bool = false) -> Bool {
+        guard let type = resource["resourceType"]?.string else { return false }
+        if type == "Patient" {
+            if resource["id"]?.string == patient { return true }
+            return followPatientLinks && references(patientLinkOther, in: resource, patient: patient, base: base)
+        }
+        guard let paths = R4Tables.compartmentPaths[type] else { return false }
+        return paths.contains { references($0, in: resource, patient: patient, base: base) }
     }
 
     /// Whether a resource links to the patient although its type is outside the R4
     /// compartment (Device via `Device.patient`).
-    public static func linksToPatient(_ resource: JSONObject, patient: String, base: String) -> Bool {
-        guard let type = resource["resourceType"] as? String,
+    public static func linksToPatient(_ resource: JSONValue, patient: String, base: String) -> Bool {
+        guard let type = resource["resourceType"]?.string,
               let definition = R4Tables.searchParameter("patient", on: type), definition.type == .reference else { return false }
-        return references(definition.expression, in: resource, type: type, patient: patient, base: base)
+        return references(definition.paths, in: resource, patient: patient, base: base)
     }
 
     /// Whether a resource matches every constraint of a granular scope.
-    public static func matches(_ resource: JSONObject, scope: SMARTScope) -> Bool {
-        guard let type = resource["resourceType"] as? String, scope.covers(type: type) else { return false }
+    public static func matches(_ resource: JSONValue, scope: SMARTScope) -> Bool {
+        guard let type = resource["resourceType"]?.string, scope.covers(type: type) else { return false }
         return scope.constraints.allSatisfy { constraint in
             guard let definition = R4Tables.searchParameter(constraint.parameter, on: type), definition.type == .token,
-                  let found = evaluate(definition.expression, on: resource, type: type) else { return false }
+                  let found = evaluate(definition.paths, on: resource) else { return false }
             return found.contains { tokenMatches($0, constraint.value) }
         }
     }
 
     /// FHIR token matching: `system|code`, `code`, `|code` (no system), `system|`.
-    static func tokenMatches(_ value: Any, _ wanted: String) -> Bool {
+    static func tokenMatches(_ value: JSONValue, _ wanted: String) -> Bool {
         let system: String?
         let code: String?
         if let bar = wanted.firstIndex(of: "|") {
@@ -88,19 +98,16 @@ public enum ResourceInspector {
         }
         func matchCoding(_ s: String?, _ c: String?) -> Bool {
             if let system { guard (s ?? "") == system else { return false } }
-            if let code { guard let c, c.caseInsensitiveCompare(code) == .orderedSame else { return false } }
+            if let code { guard let c, c.lowercased() == code.lowercased() else { return false } }
             return true
         }
-        if let s = value as? String { return system == nil && code != nil && matchCoding(nil, s) }
-        guard let dict = value as? JSONObject else { return false }
-        if let codings = dict["coding"] as? [Any] {
-            return codings.contains { c in
-                guard let c = c as? JSONObject else { return false }
-                return matchCoding(c["system"] as? String, c["code"] as? String)
-            }
+        if let s = value.string { return system == nil && code != nil && matchCoding(nil, s) }
+        guard value.isObject else { return false }
+        if let codings = value["coding"], codings.isArray {
+            return codings.elements.contains { c in c.isObject && matchCoding(c["system"]?.string, c["code"]?.string) }
         }
-        if dict["code"] != nil { return matchCoding(dict["system"] as? String, dict["code"] as? String) }
-        if dict["value"] != nil { return matchCoding(dict["system"] as? String, dict["value"] as? String) }
+        if value["code"] != nil { return matchCoding(value["system"]?.string, value["code"]?.string) }
+        if value["value"] != nil { return matchCoding(value["system"]?.string, value["value"]?.string) }
         return false
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Checks what the upstream returned against a `ResponseCheck` before the client sees
 /// it. Pure: JSON bytes in, a verdict out. Fails closed: anything it cannot parse is
 /// `.unverifiable`, never passed through.
@@ -26,75 +24,82 @@ public struct ResponseGuard: Sendable {
     }
 
     /// Checks (when `check` is given) and rewrites a Bundle's `link.url` and
-    /// `entry.fullUrl` values with `rewriteLink` (nil keeps a value), in one parse.
+    /// `entry.fullUrl` values with `rewriteLink` (nil keeps a value), in one parse. The
+    /// answer is rebuilt from slices of the original bytes only when something changed.
     public func process(_ body: [UInt8], check: ResponseCheck?, rewriteLink: ((String, _ isPageLink: Bool) -> String?)?) -> Verdict {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)),
-              var resource = object as? ResourceInspector.JSONObject,
-              let type = resource["resourceType"] as? String else { return .unverifiable }
+        guard let resource = ResourceInspector.parse(body), let type = resource["resourceType"]?.string else { return .unverifiable }
         if type == "OperationOutcome" { return .pass }
-        var rewritten = 0
-        if type == "Bundle", let rewriteLink {
-            if let links = resource["link"] as? [ResourceInspector.JSONObject] {
-                resource["link"] = links.map { link in
-                    guard let url = link["url"] as? String, let new = rewriteLink(url, true) else { return link }
-                    rewritten += 1
-                    var l = link
-                    l["url"] = new
-                    return l
+        guard type == "Bundle" else {
+            guard let check else { return .pass }
+            return isVisible(resource, check) ? .pass : .hide
+        }
+        var replacing: [String: [UInt8]?] = [:]
+
+        // Links: public URLs instead of the upstream's.
+        if let rewriteLink, let links = resource["link"], links.isArray {
+            var changed = false
+            var out: [ArraySlice<UInt8>] = []
+            for link in links.elements {
+                if let url = link["url"]?.string, let new = rewriteLink(url, true) {
+                    changed = true
+                    out.append(JSONBytes.object(link, replacing: ["url": JSONBytes.string(new)])[...])
+                } else {
+                    out.append(link.rawBytes)
                 }
             }
-            if let entries = resource["entry"] as? [ResourceInspector.JSONObject] {
-                resource["entry"] = entries.map { entry in
-                    guard let url = entry["fullUrl"] as? String, let new = rewriteLink(url, false) else { return entry }
-                    rewritten += 1
-                    var e = entry
-                    e["fullUrl"] = new
-                    return e
-                }
-            }
+            if changed { replacing["link"] = JSONBytes.array(out) }
         }
-        guard let check else {
-            guard rewritten > 0, let data = try? JSONSerialization.data(withJSONObject: resource, options: [.withoutEscapingSlashes]) else { return .pass }
-            return .replace(Array(data), removed: 0)
-        }
-        if type == "Bundle" {
-            guard var entries = resource["entry"] as? [Any] ?? (resource["entry"] == nil ? [] : nil) else { return .unverifiable }
-            let before = entries.count
+
+        // Entries: kept or removed, fullUrl rewritten.
+        let entryValue = resource["entry"]
+        if let entryValue, !entryValue.isArray { return .unverifiable }
+        let entries = entryValue.map { Array($0.elements) } ?? []
+        var keep = [Bool](repeating: true, count: entries.count)
+        if let check {
             // Provenance is judged after the rest: `_revinclude=Provenance:target` brings
             // Provenance whose targets are this page's own (already checked) resources.
             var kept = Set<String>()
-            var keep = [Bool](repeating: false, count: entries.count)
             for pass in 0..<2 {
                 for (i, entry) in entries.enumerated() {
-                    guard let r = (entry as? ResourceInspector.JSONObject)?["resource"] as? ResourceInspector.JSONObject else {
+                    guard let r = entry["resource"], r.isObject else {
                         // Entries without a resource (deletions in history) reveal only an id.
-                        keep[i] = pass == 0 && check.patient == nil
+                        if pass == 0 { keep[i] = check.patient == nil }
                         continue
                     }
-                    let isProvenance = r["resourceType"] as? String == "Provenance"
+                    let isProvenance = r["resourceType"]?.isString("Provenance") == true
                     guard isProvenance == (pass == 1) else { continue }
                     keep[i] = isVisible(r, check) || (isProvenance && check.patient != nil && provenanceTargetsOnly(r, kept))
-                    if keep[i], pass == 0, let t = r["resourceType"] as? String, let id = r["id"] as? String { kept.insert(t + "/" + id) }
+                    if keep[i], pass == 0, let t = r["resourceType"]?.string, let id = r["id"]?.string { kept.insert(t + "/" + id) }
                 }
             }
-            entries = zip(entries, keep).filter(\.1).map(\.0)
-            if entries.count == before && rewritten == 0 { return .pass }
-            var copy = resource
-            copy["entry"] = entries
-            if entries.count != before { copy.removeValue(forKey: "total") }
-            guard let data = try? JSONSerialization.data(withJSONObject: copy, options: [.withoutEscapingSlashes]) else { return .unverifiable }
-            return .replace(Array(data), removed: before - entries.count)
         }
-        return isVisible(resource, check) ? .pass : .hide
+        let removed = keep.count(where: { !$0 })
+        var entriesChanged = removed > 0
+        var out: [ArraySlice<UInt8>] = []
+        out.reserveCapacity(entries.count)
+        for (entry, kept) in zip(entries, keep) where kept {
+            if let rewriteLink, let url = entry["fullUrl"]?.string, let new = rewriteLink(url, false) {
+                entriesChanged = true
+                out.append(JSONBytes.object(entry, replacing: ["fullUrl": JSONBytes.string(new)])[...])
+            } else {
+                out.append(entry.rawBytes)
+            }
+        }
+        // One resource's history with none of it visible looks like a missing resource.
+        if let check, check.hideWhenEmptied, !entries.isEmpty, removed == entries.count { return .hide }
+        if entriesChanged, entryValue != nil { replacing["entry"] = JSONBytes.array(out) }
+        if removed > 0 { replacing["total"] = .some(nil) }
+        guard !replacing.isEmpty else { return .pass }
+        return .replace(JSONBytes.object(resource, replacing: replacing), removed: removed)
     }
 
     /// Whether one resource may be shown under the check.
-    public func isVisible(_ resource: ResourceInspector.JSONObject, _ check: ResponseCheck) -> Bool {
-        guard let type = resource["resourceType"] as? String else { return false }
+    public func isVisible(_ resource: JSONValue, _ check: ResponseCheck) -> Bool {
+        guard let type = resource["resourceType"]?.string else { return false }
         if type == "OperationOutcome" { return true }
         if let visible = check.visibleTypes, !visible.contains(type) { return false }
         if let patient = check.patient {
-            let member = ResourceInspector.isInCompartment(resource, patient: patient, base: base)
+            let member = ResourceInspector.isInCompartment(resource, patient: patient, base: base, followPatientLinks: check.followPatientLinks)
                 || ResourceInspector.linksToPatient(resource, patient: patient, base: base)
                 || check.readableOutsideCompartment.contains(type)
             guard member else { return false }
@@ -106,11 +111,10 @@ public struct ResponseGuard: Sendable {
     }
 
     /// A Provenance all of whose targets are resources already shown on this page.
-    func provenanceTargetsOnly(_ resource: ResourceInspector.JSONObject, _ shown: Set<String>) -> Bool {
-        guard let targets = resource["target"] as? [Any], !targets.isEmpty else { return false }
-        return targets.allSatisfy { t in
-            guard let ref = (t as? ResourceInspector.JSONObject)?["reference"] as? String,
-                  let parsed = ReferenceValue.parse(ref, base: base), let type = parsed.type else { return false }
+    func provenanceTargetsOnly(_ resource: JSONValue, _ shown: Set<String>) -> Bool {
+        guard let targets = resource["target"], targets.isArray, !targets.elements.isEmpty else { return false }
+        return targets.elements.allSatisfy { t in
+            guard let ref = t["reference"]?.string, let parsed = ReferenceValue.parse(ref, base: base), let type = parsed.type else { return false }
             return shown.contains(type + "/" + parsed.id)
         }
     }

@@ -12,6 +12,8 @@ enum Outcome: Equatable, CustomStringConvertible {
     case checked
     /// Narrowed and the response checked.
     case narrowedChecked([String])
+    /// A write whose target's current version is fetched and checked first.
+    case prechecked
     case deny(Int, String)
 
     var description: String {
@@ -20,6 +22,7 @@ enum Outcome: Equatable, CustomStringConvertible {
         case .narrowed(let p): "narrowed(\(p.joined(separator: "&")))"
         case .checked: "checked"
         case .narrowedChecked(let p): "narrowed+checked(\(p.joined(separator: "&")))"
+        case .prechecked: "prechecked"
         case .deny(let s, let r): "deny(\(s), \(r))"
         }
     }
@@ -51,6 +54,7 @@ enum Harness {
             switch decision.effect {
             case .deny(let e): return .deny(e.status, e.reason)
             case .allow:
+                if decision.writePrecheck != nil { return decision.narrowing.isEmpty ? .prechecked : .deny(0, "precheck_with_narrowing") }
                 let added = decision.narrowing.map { "\($0.name)=\($0.value)" }
                 if !added.isEmpty { return decision.responseCheck == nil ? .narrowed(added) : .narrowedChecked(added) }
                 return decision.responseCheck == nil ? .allow : .checked

@@ -13,6 +13,10 @@ import Testing
         return r
     }
 
+    func tree(_ object: [String: Any]) -> JSONValue {
+        ResourceInspector.parse(Array(try! JSONSerialization.data(withJSONObject: object)))!
+    }
+
     func bundle(_ resources: [[String: Any]]) -> [UInt8] {
         let b: [String: Any] = ["resourceType": "Bundle", "type": "searchset", "total": resources.count, "entry": resources.map { ["resource": $0] }]
         return Array(try! JSONSerialization.data(withJSONObject: b))
@@ -50,13 +54,13 @@ import Testing
     }
 
     @Test func performerPutsResourceInCompartment() {
-        let r = observation("x", patient: "b", category: "survey", performer: "Patient/a")
+        let r = tree(observation("x", patient: "b", category: "survey", performer: "Patient/a"))
         #expect(ResourceInspector.isInCompartment(r, patient: "a", base: "https://gw.example/r4"))
         #expect(!ResourceInspector.isInCompartment(r, patient: "c", base: "https://gw.example/r4"))
     }
 
     @Test func idPrefixNeverMatches() {
-        let r = observation("x", patient: "123", category: "laboratory")
+        let r = tree(observation("x", patient: "123", category: "laboratory"))
         #expect(!ResourceInspector.isInCompartment(r, patient: "12", base: "https://gw.example/r4"))
     }
 
@@ -75,5 +79,49 @@ import Testing
         let stray: [String: Any] = ["resourceType": "Provenance", "id": "p2", "target": [["reference": "Condition/of-b"]]]
         let body = bundle([obs, prov, stray])
         #expect(ids(guardian.check(body, against: ResponseCheck(patient: "a")), original: body) == ["o1", "p1"])
+    }
+
+    @Test func linkedPatientIsShownOnlyWhenPolicyFollowsLinks() {
+        let old: [String: Any] = ["resourceType": "Patient", "id": "a-old", "link": [["other": ["reference": "Patient/a"], "type": "replaced-by"]]]
+        let body = Array(try! JSONSerialization.data(withJSONObject: old))
+        #expect(guardian.check(body, against: ResponseCheck(patient: "a")) == .hide)
+        #expect(guardian.check(body, against: ResponseCheck(patient: "a", followPatientLinks: true)) == .pass)
+        // A link to someone else, or to an id that only starts the same, stays hidden.
+        let other: [String: Any] = ["resourceType": "Patient", "id": "x", "link": [["other": ["reference": "Patient/ab"]]]]
+        #expect(guardian.check(Array(try! JSONSerialization.data(withJSONObject: other)), against: ResponseCheck(patient: "a", followPatientLinks: true)) == .hide)
+    }
+
+    @Test func instanceHistoryWithNothingVisibleLooksMissing() {
+        let body = bundle([observation("theirs", patient: "b", category: "laboratory")])
+        var check = ResponseCheck(patient: "a")
+        #expect(ids(guardian.check(body, against: check), original: body).isEmpty)
+        check.hideWhenEmptied = true
+        #expect(guardian.check(body, against: check) == .hide)
+        // A mix keeps the visible versions.
+        let mixed = bundle([observation("v2", patient: "a", category: "laboratory"), observation("v1", patient: "b", category: "laboratory")])
+        #expect(ids(guardian.check(mixed, against: check), original: mixed) == ["v2"])
+    }
+}
+
+@Suite struct PatchDocumentCheckTests {
+    func check(_ json: String, _ type: String = "Observation") -> String? {
+        PatchDocumentCheck.check(Array(json.utf8), type: type)?.reason
+    }
+
+    @Test func protectedElementsComeFromTheCompartmentDefinition() {
+        #expect(PatchDocumentCheck.protectedElements(of: "Observation").isSuperset(of: ["subject", "performer", "id", "resourceType"]))
+        #expect(PatchDocumentCheck.protectedElements(of: "Provenance").contains("target"))
+        #expect(PatchDocumentCheck.protectedElements(of: "Device").contains("patient"))
+        #expect(!PatchDocumentCheck.protectedElements(of: "Observation").contains("status"))
+    }
+
+    @Test func pointerEscapesAreDecodedBeforeMatching() {
+        #expect(check(#"[{"op":"remove","path":"/subj~0ect"}]"#) == nil)
+        #expect(check(#"[{"op":"remove","path":"/subject~1x"}]"#) == nil)
+        #expect(check(#"[{"op":"copy","from":"/subject","path":"/focus/0"}]"#) == nil)
+        #expect(check(#"[{"op":"copy","from":"/focus/0","path":"/subject"}]"#) == "patch_changes_compartment_reference")
+        #expect(check(#"[{"op":"move","path":"/note"}]"#) == "patch_operation_shape")
+        #expect(check(#"[{"path":"/note"}]"#) == "patch_operation_shape")
+        #expect(check(#"{"op":"add"}"#) == "patch_not_json_patch")
     }
 }

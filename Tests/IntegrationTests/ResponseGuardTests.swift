@@ -23,10 +23,20 @@ extension IntegrationSuite {
             #expect(bObs.body == missing.body)
             #expect(try await f.client.send(.GET, "\(f.base)/Encounter/enc-pat-b", token: a).status == 404)
             #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-b/_history/1", token: a).status == 404)
+            #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-b-focus-a", token: a).status == 404)
+            // Instance history of B's resource: the same 404 as a resource that never existed.
+            let bHistory = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-b/_history", token: a)
+            let noHistory = try await f.client.send(.GET, "\(f.base)/Observation/no-such-id/_history", token: a)
+            #expect(bHistory.status == 404 && noHistory.status == 404 && bHistory.body == noHistory.body)
+            let aHistory = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a/_history", token: a)
+            #expect(aHistory.status == 200 && entryIDs(aHistory) == ["obs-vital-pat-a"])
+            // Another Patient, even one linking to A, is refused unless a policy follows links.
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a-old", token: a).status == 403)
             // A's own data, and B's Observation that A performed (R4: performer is a compartment link).
             #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a", token: a).status == 200)
             #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-b-performed-by-a", token: a).status == 200)
-            // Searches are narrowed; _revinclude=Provenance:target keeps A's provenance only.
+            // Searches are narrowed; _revinclude=Provenance:target keeps A's provenance only
+            // (B's Provenance that also targets A's Condition names B's Encounter too).
             let conditions = try await f.client.send(.GET, "\(f.base)/Condition?_revinclude=Provenance:target", token: a)
             #expect(Set(entryIDs(conditions)) == ["cond-pat-a", "prov-pat-a"])
             // Nothing in any answer points at the upstream.
@@ -84,6 +94,99 @@ extension IntegrationSuite {
             #expect(Set(seen) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a"])
             let all = try await f.client.send(.GET, "\(f.base)/Observation", token: both)
             #expect(Set(entryIDs(all)) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a", "obs-vital-pat-a"])
+        }
+    }
+
+    @Test func everythingReturnsOnlyThePatientsCompartment() async throws {
+        try await GatewayFixture.with { f in
+            let a = try f.token("patient/*.rs", patient: "pat-a")
+            let everything = try await f.client.send(.GET, "\(f.base)/Patient/pat-a/$everything", token: a)
+            #expect(everything.status == 200)
+            let ids = Set(entryIDs(everything))
+            // The upstream returned B's resources that merely mention A; none survive.
+            #expect(f.upstream.requestLog.contains { $0.hasPrefix("GET /fhir/Patient/pat-a/$everything") })
+            #expect(ids.isSuperset(of: ["pat-a", "enc-pat-a", "cond-pat-a", "obs-vital-pat-a", "prov-pat-a", "dev-a", "obs-b-performed-by-a", "prac-1"]))
+            #expect(ids.isDisjoint(with: ["obs-b-focus-a", "prov-b-about-a", "pat-a-old", "pat-b", "enc-pat-b", "obs-vital-pat-b"]))
+            #expect(everything.json["total"] == nil)
+            #expect(!everything.text.contains("127.0.0.1:\(f.upstreamPort)"))
+            // B's $everything with A's token: refused from the request.
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-b/$everything", token: a).status == 403)
+            // A granular token cannot ask for everything.
+            let labs = try f.token("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory", patient: "pat-a")
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a/$everything", token: labs).status == 403)
+        }
+    }
+
+    @Test func followingPatientLinksIsAPolicyChoice() async throws {
+        var options = TestEnvironment.Options()
+        options.policy = "name: linked\npatient_scopes:\n  follow_patient_links: true\n"
+        try await GatewayFixture.with(options) { f in
+            let a = try f.token("patient/*.rs", patient: "pat-a")
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a-old", token: a).status == 200)
+            let b = try await f.client.send(.GET, "\(f.base)/Patient/pat-b", token: a)
+            let missing = try await f.client.send(.GET, "\(f.base)/Patient/nobody", token: a)
+            #expect(b.status == 404 && missing.status == 404 && b.body == missing.body)
+            let everything = try await f.client.send(.GET, "\(f.base)/Patient/pat-a/$everything", token: a)
+            #expect(entryIDs(everything).contains("pat-a-old"))
+        }
+    }
+
+    @Test func patientScopeWritesStayInTheCompartment() async throws {
+        try await GatewayFixture.with { f in
+            let a = try f.token("patient/Observation.rus patient/Condition.rud", patient: "pat-a")
+            func json(_ o: Any) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
+            let mine: [String: Any] = ["resourceType": "Observation", "id": "obs-vital-pat-a", "status": "amended",
+                                       "code": ["text": "Heart rate"], "subject": ["reference": "Patient/pat-a"]]
+            // Update of A's own resource: pre-checked, pinned to the version seen, applied.
+            let updated = try await f.client.send(.PUT, "\(f.base)/Observation/obs-vital-pat-a", token: a,
+                                                  headers: [("Content-Type", "application/fhir+json")], body: json(mine))
+            #expect(updated.status == 200)
+            #expect(updated.json["status"] as? String == "amended")
+            #expect(f.upstream.requestLog.contains("GET /fhir/Observation/obs-vital-pat-a"))
+            let forwarded = try #require(f.upstream.requestLog.lastIndex(of: "PUT /fhir/Observation/obs-vital-pat-a"))
+            #expect(forwarded > 0)
+
+            // Taking over B's Observation with a body that names A: looks like a missing id, and
+            // nothing is written upstream.
+            let before = f.upstream.requestLog.filter { $0.hasPrefix("PUT") || $0.hasPrefix("PATCH") || $0.hasPrefix("DELETE") }.count
+            var takeover = mine
+            takeover["id"] = "obs-vital-pat-b"
+            let stolen = try await f.client.send(.PUT, "\(f.base)/Observation/obs-vital-pat-b", token: a,
+                                                 headers: [("Content-Type", "application/fhir+json")], body: json(takeover))
+            let missing = try await f.client.send(.GET, "\(f.base)/Observation/no-such-id", token: a)
+            #expect(stolen.status == 404 && stolen.body == missing.body)
+            let patchB = try await f.client.send(.PATCH, "\(f.base)/Observation/obs-vital-pat-b", token: a,
+                                                 headers: [("Content-Type", "application/json-patch+json")],
+                                                 body: Array(#"[{"op":"replace","path":"/status","value":"entered-in-error"}]"#.utf8))
+            #expect(patchB.status == 404)
+            #expect(try await f.client.send(.DELETE, "\(f.base)/Condition/cond-pat-b", token: a).status == 404)
+            // Repointing A's own resource at B: refused before anything is fetched.
+            let repoint = try await f.client.send(.PATCH, "\(f.base)/Observation/obs-lab-0-pat-a", token: a,
+                                                  headers: [("Content-Type", "application/json-patch+json")],
+                                                  body: Array(#"[{"op":"replace","path":"/subject/reference","value":"Patient/pat-b"}]"#.utf8))
+            #expect(repoint.status == 403)
+            let after = f.upstream.requestLog.filter { $0.hasPrefix("PUT") || $0.hasPrefix("PATCH") || $0.hasPrefix("DELETE") }.count
+            #expect(after == before)
+            // B's resources are unchanged.
+            let bToken = try f.token("patient/*.rs", patient: "pat-b")
+            let bObs = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-b", token: bToken)
+            #expect(bObs.json["status"] as? String == "final")
+            #expect(try await f.client.send(.GET, "\(f.base)/Condition/cond-pat-b", token: bToken).status == 200)
+
+            // A harmless patch and a delete of A's own data go through.
+            let patched = try await f.client.send(.PATCH, "\(f.base)/Observation/obs-lab-0-pat-a", token: a,
+                                                  headers: [("Content-Type", "application/json-patch+json")],
+                                                  body: Array(#"[{"op":"replace","path":"/status","value":"corrected"}]"#.utf8))
+            #expect(patched.status == 200 && patched.json["status"] as? String == "corrected")
+            let deleted = try await f.client.send(.DELETE, "\(f.base)/Condition/cond-pat-a", token: a)
+            #expect(deleted.status == 200)
+            #expect(try await f.client.send(.GET, "\(f.base)/Condition/cond-pat-a", token: a).status == 404)
+            // Return=minimal answers pass without a body to check.
+            var again = mine
+            again["status"] = "final"
+            let minimal = try await f.client.send(.PUT, "\(f.base)/Observation/obs-vital-pat-a", token: a,
+                                                  headers: [("Content-Type", "application/fhir+json"), ("Prefer", "return=minimal")], body: json(again))
+            #expect(minimal.status == 200 && minimal.body.isEmpty)
         }
     }
 }

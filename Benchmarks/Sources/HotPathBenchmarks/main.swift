@@ -121,7 +121,60 @@ if only == nil || only == "audit" {
     try? FileManager.default.removeItem(atPath: directory)
 }
 
+// MARK: - Response guard (compartment check of a search Bundle)
+
+/// A searchset of US Core lab Observations, about `bytes` long; every `foreignEvery`-th
+/// entry belongs to another patient (0: none, so the guard passes the bytes untouched).
+func searchBundle(bytes: Int, foreignEvery: Int) -> [UInt8] {
+    var entries: [[String: Any]] = []
+    var size = 0
+    var i = 0
+    while size < bytes {
+        let patient = foreignEvery > 0 && i % foreignEvery == foreignEvery - 1 ? "pat-b" : "pat-a"
+        let r: [String: Any] = [
+            "resourceType": "Observation", "id": "obs-\(i)", "meta": ["versionId": "1", "lastUpdated": "2026-01-15T10:00:00Z"],
+            "status": "final", "subject": ["reference": "Patient/\(patient)"], "effectiveDateTime": "2026-01-10T09:15:00Z",
+            "category": [["coding": [["system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory", "display": "Laboratory"]]]],
+            "code": ["coding": [["system": "http://loinc.org", "code": "2339-0", "display": "Glucose [Mass/volume] in Blood"]], "text": "Glucose"],
+            "valueQuantity": ["value": 95, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"],
+            "referenceRange": [["low": ["value": 70, "unit": "mg/dL"], "high": ["value": 99, "unit": "mg/dL"]]],
+        ]
+        let entry: [String: Any] = ["fullUrl": "http://127.0.0.1:8080/fhir/Observation/obs-\(i)", "resource": r, "search": ["mode": "match"]]
+        size += (try! JSONSerialization.data(withJSONObject: entry)).count
+        entries.append(entry)
+        i += 1
+    }
+    let bundle: [String: Any] = ["resourceType": "Bundle", "type": "searchset", "total": entries.count, "entry": entries,
+                                 "link": [["relation": "self", "url": "http://127.0.0.1:8080/fhir/Observation?patient=pat-a"]]]
+    return Array(try! JSONSerialization.data(withJSONObject: bundle))
+}
+
+var guardLines: [String] = []
+if only == nil || only == "guard" {
+    let guardian = ResponseGuard(base: "https://fhir.example.org/r4")
+    let check = ResponseCheck(patient: "pat-a", readableOutsideCompartment: ["Practitioner"])
+    let sixty = searchBundle(bytes: 60_000, foreignEvery: 0)
+    results.append(measure("JSONTree parse, 60 KB Bundle") { blackHole(JSONTree(sixty)) })
+    results.append(measure("JSONSerialization parse, 60 KB Bundle (for comparison)") { blackHole(try? JSONSerialization.jsonObject(with: Data(sixty))) })
+    for (label, bytes, every) in [("60 KB", 60_000, 0), ("60 KB, 1 in 10 foreign", 60_000, 10), ("5 MB", 5_000_000, 0), ("5 MB, 1 in 10 foreign", 5_000_000, 10)] {
+        let body = searchBundle(bytes: bytes, foreignEvery: every)
+        var samples: [Double] = []
+        let runs = bytes > 1_000_000 ? 8 : 300
+        for _ in 0..<runs {
+            let t = ContinuousClock.now
+            blackHole(guardian.check(body, against: check))
+            let d = t.duration(to: .now)
+            samples.append(Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12)
+        }
+        samples.sort()
+        let p50 = samples[samples.count / 2]
+        let mbps = Double(body.count) / p50 // bytes per µs = MB/s
+        guardLines.append(String(format: "| guard check, %@ Bundle (%d bytes) | p50 %.0f µs | %.0f MB/s |", label, body.count, p50, mbps))
+    }
+}
+
 report(results)
+for line in guardLines { print(line) }
 for line in auditLines { print(line) }
 
 // MARK: - Redis limiter (needs FHIRGATE_BENCH_REDIS=redis://127.0.0.1:PORT/0)

@@ -15,6 +15,8 @@ public struct PolicyFile: Sendable {
     public var contentHash: String
     public var readableOutsideCompartment: Set<String>
     public var patientLinkedTypes: Set<String>
+    /// Show a Patient whose `link.other` names the patient in context (merged records).
+    public var followPatientLinks = false
     /// Limits applied to every request of the route (all must pass; charged together).
     public var rateLimits: [RateLimitRule] = []
     /// Units each interaction class costs against the limits.
@@ -53,7 +55,8 @@ public struct PolicyFile: Sendable {
             if let mode = top.string("mode"), !["enforce", "report-only"].contains(mode) {
                 doc.report(top.node("mode"), "'mode' must be enforce or report-only")
             }
-            if let p = doc.mapping(top.node("patient_scopes"), at: "patient_scopes", keys: ["readable_outside_compartment", "patient_linked_types"]) {
+            if let p = doc.mapping(top.node("patient_scopes"), at: "patient_scopes", keys: ["readable_outside_compartment", "patient_linked_types", "follow_patient_links"]) {
+                policy.followPatientLinks = p.bool("follow_patient_links") ?? false
                 if let list = p.stringList("readable_outside_compartment") {
                     policy.readableOutsideCompartment = checkedTypes(list, doc: doc, node: p.node("readable_outside_compartment"), key: "readable_outside_compartment")
                 }

@@ -32,6 +32,8 @@ struct RequestContext: Sendable {
     var rateLimit: RateLimitResult?
     /// The `_fhirgate_page` signature the request carried (removed from the target).
     var pageSignature: String?
+    /// The entity tag of the version the write pre-check found (sent as `If-Match`).
+    var precheckedVersion: String?
 
     /// Interactions whose answers are Bundles with links the gateway must rewrite.
     var returnsBundle: Bool {

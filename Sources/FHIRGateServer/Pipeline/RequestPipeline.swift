@@ -6,8 +6,8 @@ import NIOCore
 import NIOHTTP1
 
 /// The fixed sequence of phases every request passes:
-/// validate → route → classify → authenticate → authorize → rate limit → forward →
-/// guard response,
+/// validate → route → classify → authenticate → authorize → rate limit → (write
+/// pre-check) → forward → guard response,
 /// with the audit record written by the connection once the response is sent.
 /// Each phase either fills in its part of the context or ends the request with a
 /// `GatewayError`, which becomes the client's OperationOutcome in one place.
@@ -32,6 +32,7 @@ struct RequestPipeline: Sendable {
             try await AuthenticatePhase(verifier: snapshot.verifier).run(&ctx)
             try AuthorizePhase(signer: signer).run(&ctx)
             try await RateLimitPhase(limiter: limiter).run(&ctx)
+            try await WritePrecheckPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes).run(&ctx)
             let upstream = try await ForwardPhase().run(&ctx)
             return try await ResponseGuardPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes, signer: signer)
                 .run(&ctx, upstream: upstream)

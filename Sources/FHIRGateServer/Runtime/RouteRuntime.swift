@@ -24,6 +24,7 @@ final class RouteRuntime: Sendable {
         if let policy {
             authSettings.readableOutsideCompartment = policy.readableOutsideCompartment
             authSettings.patientLinkedTypes = policy.patientLinkedTypes
+            authSettings.followPatientLinks = policy.followPatientLinks
         }
         authorizer = Authorizer(settings: authSettings)
         bodyCheck = RequestBodyCheck(authorizer: authorizer)

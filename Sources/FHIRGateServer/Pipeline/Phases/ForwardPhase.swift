@@ -31,14 +31,7 @@ struct ForwardPhase {
         upstream.method = ctx.head.method
         var headers = HopByHop.strip(ctx.head.headers)
         for name in Self.replacedRequestHeaders { headers.remove(name: name) }
-        switch route.settings.upstreamAuthorization {
-        case .pass:
-            if let auth = ctx.head.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
-        case .strip:
-            break
-        case .replace:
-            if let credential = route.upstreamCredential { headers.add(name: "Authorization", value: credential) }
-        }
+        Self.addIdentity(to: &headers, ctx, route: route)
         if request.interaction == .conditionalCreate {
             headers.add(name: "If-None-Exist", value: PercentEncoding.query(request.conditionalCriteria.map { .init(name: $0.rawName, value: $0.value) }))
         }
@@ -53,11 +46,11 @@ struct ForwardPhase {
             headers.replaceOrAdd(name: "Accept", value: "application/fhir+json")
             headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
         }
-        let previous = ctx.head.headers.first(name: "x-forwarded-for")
-        headers.add(name: "X-Forwarded-For", value: [previous, ctx.clientIP].compactMap { $0 }.joined(separator: ", "))
-        headers.add(name: "X-Forwarded-Proto", value: ctx.tlsVersion == nil ? "http" : "https")
-        if let host = ctx.head.headers.first(name: "host") { headers.add(name: "X-Forwarded-Host", value: host) }
-        headers.add(name: "X-Request-ID", value: ctx.requestID)
+        if let version = ctx.precheckedVersion, !headers.contains(name: "if-match") {
+            // The version the write pre-check saw: if it changed since, the upstream refuses
+            // (412) instead of applying the write to content nobody checked.
+            headers.add(name: "If-Match", value: version)
+        }
         upstream.headers = headers
 
         if let form = ctx.formItems {
@@ -78,6 +71,24 @@ struct ForwardPhase {
             ctx.upstreamDuration = started.duration(to: .now)
             throw Self.classify(error)
         }
+    }
+
+    /// Who is asking, as the upstream sees it: the Authorization the route's mode calls
+    /// for, X-Forwarded-*, and the request id.
+    static func addIdentity(to headers: inout HTTPHeaders, _ ctx: RequestContext, route: RouteRuntime) {
+        switch route.settings.upstreamAuthorization {
+        case .pass:
+            if let auth = ctx.head.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
+        case .strip:
+            break
+        case .replace:
+            if let credential = route.upstreamCredential { headers.add(name: "Authorization", value: credential) }
+        }
+        let previous = ctx.head.headers.first(name: "x-forwarded-for")
+        headers.add(name: "X-Forwarded-For", value: [previous, ctx.clientIP].compactMap { $0 }.joined(separator: ", "))
+        headers.add(name: "X-Forwarded-Proto", value: ctx.tlsVersion == nil ? "http" : "https")
+        if let host = ctx.head.headers.first(name: "host") { headers.add(name: "X-Forwarded-Host", value: host) }
+        headers.add(name: "X-Request-ID", value: ctx.requestID)
     }
 
     static func acceptsJSON(_ accept: String) -> Bool {

@@ -33,6 +33,10 @@ struct ResponseGuardPhase {
         } catch {
             throw .upstreamUnavailable(reason: error is NIOTooManyBytesError ? "guard_buffer_exceeded" : "upstream_body_error")
         }
+        if body.readableBytes == 0, ctx.request?.interaction.isWrite == true {
+            // A write answered without content (`Prefer: return=minimal`, 204): nothing to show.
+            return GatewayResponse(status: upstream.status, headers: headers, body: .empty)
+        }
         // Links in Bundles point at the upstream: public URLs instead, paging links signed
         // for this token's holder.
         let binding = PageLinkSigner.binding(ctx.token)

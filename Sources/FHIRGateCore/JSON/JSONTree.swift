@@ -1,0 +1,165 @@
+/// A parsed JSON document that stays in its bytes: one flat array of nodes holding byte
+/// ranges, no dictionaries, no boxed values. The guard reads a few elements of every
+/// entry of Bundles that can be megabytes long, and Foundation's `JSONSerialization`
+/// spends most of its time building (and re-serializing) values nobody looks at.
+///
+/// Strict where it matters for security: RFC 8259 grammar, no duplicate keys in an object
+/// (two `subject` members could be read one way here and another way upstream), nesting
+/// limited to `maxDepth`. Anything else is refused: the caller fails closed.
+public final class JSONTree: Sendable {
+    public enum Kind: UInt8, Sendable {
+        case object, array, string, number, bool, null
+    }
+
+    struct Node: Sendable {
+        var kind: Kind
+        /// The string has escapes (decode before comparing).
+        var escaped: Bool
+        /// Byte range of the value (strings include their quotes).
+        var start: Int32
+        var end: Int32
+        /// Index of the first node after this one's subtree.
+        var after: Int32
+    }
+
+    public let bytes: [UInt8]
+    let nodes: [Node]
+    static let maxDepth = 256
+
+    /// Parses `bytes` as one JSON value (surrounding whitespace allowed); nil if invalid.
+    public init?(_ bytes: [UInt8]) {
+        var parser = JSONTreeParser(count: bytes.count)
+        let ok = bytes.withUnsafeBufferPointer { parser.parseDocument($0) }
+        guard ok else { return nil }
+        self.bytes = bytes
+        nodes = parser.nodes
+    }
+
+    public var root: JSONValue { JSONValue(tree: self, index: 0) }
+}
+
+/// One value inside a `JSONTree`.
+public struct JSONValue: Sendable {
+    let tree: JSONTree
+    let index: Int
+
+    var node: JSONTree.Node { tree.nodes[index] }
+    public var kind: JSONTree.Kind { node.kind }
+
+    /// The value's exact bytes in the document.
+    public var range: Range<Int> { Int(node.start)..<Int(node.end) }
+    public var rawBytes: ArraySlice<UInt8> { tree.bytes[range] }
+
+    public var isObject: Bool { kind == .object }
+    public var isArray: Bool { kind == .array }
+
+    /// A string's decoded value; nil for other kinds.
+    public var string: String? {
+        guard kind == .string else { return nil }
+        let n = node
+        if !n.escaped { return String(decoding: tree.bytes[Int(n.start + 1)..<Int(n.end - 1)], as: UTF8.self) }
+        return JSONTreeParser.unescape(tree.bytes[Int(n.start + 1)..<Int(n.end - 1)])
+    }
+
+    /// Whether this is a string equal to `text` (no allocation for unescaped strings).
+    public func isString(_ text: StaticString) -> Bool {
+        guard kind == .string else { return false }
+        let n = node
+        if n.escaped { return string == text.description }
+        let count = Int(n.end - n.start) - 2
+        guard count == text.utf8CodeUnitCount else { return false }
+        return text.withUTF8Buffer { wanted in
+            tree.bytes.withUnsafeBufferPointer { all in
+                memcmpEqual(all.baseAddress! + Int(n.start) + 1, wanted.baseAddress!, count)
+            }
+        }
+    }
+
+    /// Elements of an array (empty for other kinds).
+    public var elements: JSONElements { JSONElements(tree: tree, first: index + 1, end: kind == .array ? Int(node.after) : index + 1) }
+
+    /// Members of an object as (key, value) pairs (empty for other kinds).
+    public var members: JSONMembers { JSONMembers(tree: tree, first: index + 1, end: kind == .object ? Int(node.after) : index + 1) }
+
+    /// The member named `key`, if this is an object that has it.
+    public subscript(key: String) -> JSONValue? {
+        guard kind == .object else { return nil }
+        var key = key
+        return key.withUTF8 { wanted in
+            for (k, v) in members where k.keyEquals(wanted) { return v }
+            return nil
+        }
+    }
+
+    func keyEquals(_ wanted: [UInt8]) -> Bool {
+        wanted.withUnsafeBufferPointer { keyEquals($0) }
+    }
+
+    func keyEquals(_ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = node
+        if n.escaped { return string.map { Array($0.utf8) == Array(wanted) } ?? false }
+        let count = Int(n.end - n.start) - 2
+        guard count == wanted.count else { return false }
+        if count == 0 { return true }
+        return tree.bytes.withUnsafeBufferPointer { all in memcmpEqual(all.baseAddress! + Int(n.start) + 1, wanted.baseAddress!, count) }
+    }
+
+    /// Whether this (key) string starts with `prefix` and is longer than it.
+    func keyHasProperPrefix(_ prefix: [UInt8]) -> Bool {
+        guard let s = string else { return false }
+        let u = Array(s.utf8)
+        return u.count > prefix.count && u.starts(with: prefix)
+    }
+}
+
+public struct JSONElements: Sequence, Sendable {
+    let tree: JSONTree
+    let first: Int
+    let end: Int
+
+    public struct Iterator: IteratorProtocol {
+        let tree: JSONTree
+        var position: Int
+        let end: Int
+        public mutating func next() -> JSONValue? {
+            guard position < end else { return nil }
+            let v = JSONValue(tree: tree, index: position)
+            position = Int(tree.nodes[position].after)
+            return v
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(tree: tree, position: first, end: end) }
+    public var isEmpty: Bool { first >= end }
+}
+
+public struct JSONMembers: Sequence, Sendable {
+    let tree: JSONTree
+    let first: Int
+    let end: Int
+
+    public struct Iterator: IteratorProtocol {
+        let tree: JSONTree
+        var position: Int
+        let end: Int
+        public mutating func next() -> (key: JSONValue, value: JSONValue)? {
+            guard position < end else { return nil }
+            let key = JSONValue(tree: tree, index: position)
+            let valueIndex = Int(tree.nodes[position].after)
+            position = Int(tree.nodes[valueIndex].after)
+            return (key, JSONValue(tree: tree, index: valueIndex))
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(tree: tree, position: first, end: end) }
+}
+
+@inline(__always)
+func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    var i = 0
+    while i < count {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
