@@ -51,6 +51,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let request = FHIRRequest(method: .POST, interaction: .batchOrTransaction)
         _ = RequestBodyCheck(authorizer: authorizer).check(request, body: rest, token: token, decision: .allow("fuzz"))
     default:
+        // What the JSON reader accepts must survive being spliced back together.
+        if let root = JSONTree(rest)?.root, root.isObject {
+            let spliced = JSONBytes.object(root, replacing: [:])
+            guard let again = JSONTree(spliced)?.root, Array(again.members).count == Array(root.members).count else {
+                fatalError("splicing changed the document")
+            }
+        }
         let check = ResponseCheck(patient: "p1", granular: ["Condition": GrantedScopes("patient/Condition.rs?category=a|b").scopes])
         _ = ResponseGuard(base: "https://gw.example/r4").check(rest, against: check)
     }

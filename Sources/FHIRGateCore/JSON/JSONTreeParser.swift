@@ -139,8 +139,16 @@ struct JSONTreeParser {
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i += 2
                 case UInt8(ascii: "u"):
-                    guard i + 5 < b.count, (2...5).allSatisfy({ Self.hexValue(b[i + $0]) != nil }) else { return false }
+                    // Surrogates must come in pairs: a lone half is read differently by
+                    // different parsers, so it is refused.
+                    guard let unit = Self.hex4(b, i + 2) else { return false }
                     i += 6
+                    if unit >= 0xDC00 && unit < 0xE000 { return false }
+                    if unit >= 0xD800 && unit < 0xDC00 {
+                        guard i + 5 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u"),
+                              let low = Self.hex4(b, i + 2), low >= 0xDC00 && low < 0xE000 else { return false }
+                        i += 6
+                    }
                 default:
                     return false
                 }
@@ -211,6 +219,16 @@ struct JSONTreeParser {
         let n = nodes[k]
         let inner = Array(b[Int(n.start + 1)..<Int(n.end - 1)])
         return n.escaped ? Array((Self.unescape(inner[...]) ?? "\u{FFFD}").utf8) : inner
+    }
+
+    static func hex4(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt32? {
+        guard at + 4 <= b.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            guard let h = hexValue(b[at + k]) else { return nil }
+            v = v << 4 | h
+        }
+        return v
     }
 
     static func hexValue(_ c: UInt8) -> UInt32? {
