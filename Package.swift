@@ -162,7 +162,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FHIRGateAuditTests", dependencies: ["FHIRGateAudit"]),
-        .testTarget(name: "FHIRGateServerTests", dependencies: ["FHIRGateServer"]),
+        .testTarget(
+            name: "FHIRGateServerTests",
+            dependencies: [
+                "FHIRGateServer", "FHIRGateCore", "FHIRGateRedis", "FHIRGateTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -86,5 +86,9 @@ resources.append({"resourceType": "Patient", "id": "pat-a-old", "meta": META, "a
 resources.append({"resourceType": "Device", "id": "dev-a", "meta": META, "patient": {"reference": "Patient/pat-a"},
                   "udiCarrier": [{"deviceIdentifier": "09504000059118"}]})
 
+# A Group for Bulk Data's group-level export (the one (g)(10) tests).
+resources.append({"resourceType": "Group", "id": "grp-1", "meta": META, "type": "person", "actual": True,
+                  "member": [{"entity": {"reference": "Patient/" + pid}} for pid, *_ in patients]})
+
 json.dump({"resources": resources}, open("Sources/FHIRGateDemo/Resources/sample-data.json", "w"), indent=1)
 print(f"wrote {len(resources)} resources")

@@ -13,14 +13,17 @@ public struct Authorizer: Sendable {
         /// Whether a Patient whose `link.other` names the patient in context may be read
         /// (merged or linked records). Off unless a policy turns it on.
         public var followPatientLinks: Bool
+        /// Who may start Bulk Data exports (policy `bulk_export`).
+        public var bulk: BulkExportSettings
 
         public init(baseURL: String,
                     readableOutsideCompartment: Set<String> = ["Practitioner", "PractitionerRole", "Organization", "Location", "Medication"],
-                    patientLinkedTypes: Set<String> = ["Device"], followPatientLinks: Bool = false) {
+                    patientLinkedTypes: Set<String> = ["Device"], followPatientLinks: Bool = false, bulk: BulkExportSettings = .init()) {
             self.baseURL = baseURL
             self.readableOutsideCompartment = readableOutsideCompartment
             self.patientLinkedTypes = patientLinkedTypes
             self.followPatientLinks = followPatientLinks
+            self.bulk = bulk
         }
     }
 
@@ -133,7 +136,13 @@ public struct Authorizer: Sendable {
             // Entries are authorized one by one by `BundleAuthorizer` once the body is read.
             return .allow("bundle_entries_checked", context: context)
 
+        case .bulkStatus, .bulkFile:
+            // Ownership and scope coverage are checked against the job record (BulkJobPhase).
+            guard settings.bulk.contexts.contains(context) else { return .deny(.insufficientScope(reason: "bulk_export_context")) }
+            return .allow("bulk_job_owner_checked", context: context)
+
         case .operationSystem, .operationType, .operationInstance:
+            if request.operation == "export" { return decideExport(request, token: token, context: context) }
             return decideOperation(request, context: context, patient: pinnedPatient, scopes: scopes)
         }
     }

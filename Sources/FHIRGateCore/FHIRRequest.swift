@@ -21,10 +21,13 @@ public struct FHIRRequest: Sendable, Equatable {
     /// A paging link the gateway itself issued to this token's holder, verified: it may
     /// be followed under the authorization of the search that produced it.
     public var isSignedPageLink = false
+    /// For `bulkFile`: which file of the job (`0`, `1`, … or `withheld`).
+    public var bulkFile: String?
 
     public init(method: HTTPMethodName, interaction: Interaction, resourceType: String? = nil, id: String? = nil,
                 versionId: String? = nil, operation: String? = nil, compartment: ReferenceValue? = nil,
-                parameters: [SearchParameter] = [], conditionalCriteria: [SearchParameter] = [], isFormSearch: Bool = false) {
+                parameters: [SearchParameter] = [], conditionalCriteria: [SearchParameter] = [], isFormSearch: Bool = false,
+                bulkFile: String? = nil) {
         self.method = method
         self.interaction = interaction
         self.resourceType = resourceType
@@ -35,6 +38,7 @@ public struct FHIRRequest: Sendable, Equatable {
         self.parameters = parameters
         self.conditionalCriteria = conditionalCriteria
         self.isFormSearch = isFormSearch
+        self.bulkFile = bulkFile
     }
 
     /// The FHIR path (relative to a base) that this request names, re-encoded from the
@@ -44,6 +48,8 @@ public struct FHIRRequest: Sendable, Equatable {
         switch interaction {
         case .capabilities: return ["metadata"]
         case .smartConfiguration: return [".well-known", "smart-configuration"]
+        case .bulkStatus: return [BulkExportJob.statusSegment, id ?? ""]
+        case .bulkFile: return [BulkExportJob.fileSegment, id ?? "", bulkFile ?? ""]
         case .searchCompartment:
             if let c = compartment { s = [c.type ?? "Patient", c.id, resourceType ?? "*"] }
             if isFormSearch { s.append("_search") }

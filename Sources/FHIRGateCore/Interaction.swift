@@ -24,6 +24,8 @@ public enum Interaction: String, Sendable, Hashable, CaseIterable {
     case operationType           // [type]/$op
     case operationInstance       // [type]/[id]/$op
     case pageContinuation        // server-issued paging links (e.g. `?_getpages=`)
+    case bulkStatus              // GET|DELETE [base]/$export-status/[job] (the gateway's job URL)
+    case bulkFile                // GET [base]/$export-file/[job]/[n]
 
     /// Interactions answered without a token.
     public var isPublic: Bool { self == .capabilities || self == .smartConfiguration }

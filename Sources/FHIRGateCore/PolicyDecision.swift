@@ -19,6 +19,12 @@ public struct PolicyDecision: Sendable, Equatable {
     /// version must pass this check before the write is forwarded (otherwise a write
     /// could take over another patient's resource).
     public var writePrecheck: ResponseCheck?
+    /// The query sent upstream instead of the client's (Bulk kick-off: aliases normalised,
+    /// `_type` added or joined). Narrowing is not added to it.
+    public var upstreamQuery: [RequestTarget.QueryItem]?
+    /// A Bulk Data kick-off: the types the export may hold (nil: any, a wildcard scope).
+    public var isBulkKickoff = false
+    public var bulkTypes: [String]?
 
     public static func deny(_ error: GatewayError) -> PolicyDecision {
         PolicyDecision(effect: .deny(error), narrowing: [], responseCheck: nil, reason: error.reason, context: nil, writePrecheck: nil)

@@ -87,6 +87,15 @@ public struct RequestClassifier: Sendable {
                 case .OPTIONS: throw .methodNotAllowed(reason: "method_options")
                 }
             }
+        case 2 where segments[0] == BulkExportJob.statusSegment:
+            // A job the gateway registered at kick-off (its own URL, never the upstream's).
+            guard BulkExportJob.isValidID(segments[1]) else { throw .notFound(reason: "bulk_job_id_shape") }
+            guard isRead || method == .DELETE else { throw .methodNotAllowed(reason: "method_bulk_status") }
+            request = FHIRRequest(method: method, interaction: .bulkStatus, id: segments[1])
+        case 3 where segments[0] == BulkExportJob.fileSegment:
+            guard BulkExportJob.isValidID(segments[1]) else { throw .notFound(reason: "bulk_job_id_shape") }
+            guard isRead else { throw .methodNotAllowed(reason: "method_bulk_file") }
+            request = FHIRRequest(method: method, interaction: .bulkFile, id: segments[1], bulkFile: segments[2])
         case 2:
             if segments == [".well-known", "smart-configuration"] {
                 guard isRead else { throw .methodNotAllowed(reason: "method_smart_configuration") }
@@ -155,7 +164,8 @@ public struct RequestClassifier: Sendable {
             throw .malformedRequest(reason: "path_shape")
         }
         request.parameters = parameters
-        try Self.checkParameters(parameters)
+        // Bulk Data v2: comma-list parameters of a kick-off may be repeated (one list).
+        try Self.checkParameters(parameters, repeatable: request.operation == "export" ? ["_type", "_typeFilter"] : [])
         return request
     }
 
@@ -181,10 +191,10 @@ public struct RequestClassifier: Sendable {
     }
 
     /// Refuses parameters that cannot be read one way only.
-    static func checkParameters(_ parameters: [SearchParameter]) throws(GatewayError) {
+    static func checkParameters(_ parameters: [SearchParameter], repeatable: Set<String> = []) throws(GatewayError) {
         var seen = Set<String>()
         for p in parameters {
-            if singleValuedParameters.contains(p.rawName) {
+            if singleValuedParameters.contains(p.rawName), !repeatable.contains(p.rawName) {
                 guard seen.insert(p.rawName).inserted else { throw .malformedRequest(reason: "duplicate_parameter") }
             }
             if p.rawName == "access_token" { throw .malformedRequest(reason: "token_in_query") }

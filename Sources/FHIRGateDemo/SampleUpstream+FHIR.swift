@@ -44,6 +44,8 @@ extension SampleUpstream {
             }
         }
 
+        if try await respondBulk(head, segments: segments, params: params, base: base, outbound: outbound) { return }
+
         switch (head.method, segments.count) {
         case (.GET, 1) where segments[0] == "metadata":
             try await send(.ok, json: ["resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",

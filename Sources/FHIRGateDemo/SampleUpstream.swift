@@ -19,6 +19,11 @@ public final class SampleUpstream: Sendable {
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     let stopped = Atomic<Bool>(false)
     let basePath: String
+    /// Bulk Data exports started here (SampleUpstream+Bulk).
+    let exports = Mutex<[String: SampleExport]>([:])
+    /// When above 0, every export manifest also lists one generated NDJSON file of this
+    /// many bytes (for streaming tests of multi-GB downloads).
+    public let bulkExtraBytes = Atomic<Int>(0)
 
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, basePath: String = "/fhir") throws {
         store = Mutex(try SampleData.load())
@@ -94,7 +99,7 @@ public final class SampleUpstream: Sendable {
     }
 
     func outcome(_ code: String) -> [String: Any] {
-        ["resourceType": "OperationOutcome", "issue": [["severity": "error", "code": code]]]
+        ["resourceType": "OperationOutcome", "issue": [["severity": code == "informational" ? "information" : "error", "code": code]]]
     }
 
     func send(_ status: HTTPResponseStatus, json: [String: Any], head: HTTPRequestHead,
@@ -112,21 +117,38 @@ public final class SampleUpstream: Sendable {
         try await outbound.write(.end(nil))
     }
 
-    /// NDJSON-looking lines, `total` bytes in all, written in 64 KiB chunks with backpressure.
+    /// NDJSON-looking lines, `total` bytes in all, written in 64 KiB chunks with
+    /// backpressure. The byte at each position is fixed, so `Range: bytes=N-` (answered
+    /// with 206) resumes exactly where a cut download stopped.
     func streamBytes(_ total: Int, head: HTTPRequestHead, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+        var start = 0
+        if let range = head.headers.first(name: "range"), range.hasPrefix("bytes="), range.hasSuffix("-"),
+           let n = Int(range.dropFirst(6).dropLast()), n < total {
+            start = n
+        }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/fhir+ndjson")
-        headers.add(name: "Content-Length", value: String(total))
-        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers)))
-        let line = Array("{\"resourceType\":\"Observation\",\"id\":\"x\",\"status\":\"final\"}\n".utf8)
+        headers.add(name: "Content-Length", value: String(total - start))
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        if start > 0 { headers.add(name: "Content-Range", value: "bytes \(start)-\(total - 1)/\(total)") }
+        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: start > 0 ? .partialContent : .ok, headers: headers)))
+        if head.method == .HEAD {
+            try await outbound.write(.end(nil))
+            return
+        }
+        let line = Self.generatedLine
         var chunk = [UInt8]()
-        while chunk.count < 65536 { chunk += line }
-        var sent = 0
+        while chunk.count < 65536 + line.count { chunk += line }
+        var sent = start
         while sent < total {
-            let n = min(chunk.count, total - sent)
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk[0..<n]))))
+            let phase = sent % line.count
+            let n = min(65536, total - sent)
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk[phase..<(phase + n)]))))
             sent += n
         }
         try await outbound.write(.end(nil))
     }
+
+    /// The repeated line of generated NDJSON bodies (one Observation per line).
+    public static let generatedLine = Array("{\"resourceType\":\"Observation\",\"id\":\"x\",\"status\":\"final\"}\n".utf8)
 }

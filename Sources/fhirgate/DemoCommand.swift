@@ -161,6 +161,13 @@ enum DemoState {
         # 10. Backend service (system/*.rs) reads a Practitioner -> 200
         \(curl) -H "Authorization: Bearer $TOKEN_SYSTEM" \(providerBase)/Practitioner/prac-1
 
+        # 11. Backend service starts a Bulk Data export of Group grp-1 -> 202 with
+        #     Content-Location: \(providerBase)/$export-status/<job id>
+        \(curl) -i -H "Authorization: Bearer $TOKEN_SYSTEM" -H "Prefer: respond-async" -H "Accept: application/fhir+json" '\(providerBase)/Group/grp-1/$export?_type=Patient,Observation'
+        #     Poll that URL with the same token (202 + X-Progress, then 200 with the manifest), then
+        #     download each output URL (gateway URLs only; other clients get 404):
+        #     \(curl) -H "Authorization: Bearer $TOKEN_SYSTEM" '<Content-Location>'
+
         # Audit trail of all of the above:
         tail -n 10 \(state)/audit.jsonl
 

@@ -14,6 +14,8 @@ enum Outcome: Equatable, CustomStringConvertible {
     case narrowedChecked([String])
     /// A write whose target's current version is fetched and checked first.
     case prechecked
+    /// A Bulk kick-off, with the query sent upstream.
+    case export(String)
     case deny(Int, String)
 
     var description: String {
@@ -23,6 +25,7 @@ enum Outcome: Equatable, CustomStringConvertible {
         case .checked: "checked"
         case .narrowedChecked(let p): "narrowed+checked(\(p.joined(separator: "&")))"
         case .prechecked: "prechecked"
+        case .export(let q): "export(\(q))"
         case .deny(let s, let r): "deny(\(s), \(r))"
         }
     }
@@ -54,6 +57,9 @@ enum Harness {
             switch decision.effect {
             case .deny(let e): return .deny(e.status, e.reason)
             case .allow:
+                if decision.isBulkKickoff {
+                    return .export((decision.upstreamQuery ?? []).map { "\($0.name)=\($0.value)" }.joined(separator: "&"))
+                }
                 if decision.writePrecheck != nil { return decision.narrowing.isEmpty ? .prechecked : .deny(0, "precheck_with_narrowing") }
                 let added = decision.narrowing.map { "\($0.name)=\($0.value)" }
                 if !added.isEmpty { return decision.responseCheck == nil ? .narrowed(added) : .narrowedChecked(added) }

@@ -21,6 +21,14 @@ public struct PolicyFile: Sendable {
     public var rateLimits: [RateLimitRule] = []
     /// Units each interaction class costs against the limits.
     public var costs = InteractionCosts()
+    /// Who may start Bulk Data exports, and how many at once.
+    public var bulkExport = BulkExportPolicy()
+
+    public struct BulkExportPolicy: Sendable, Equatable {
+        public var settings = Authorizer.BulkExportSettings()
+        public var maxConcurrentJobsPerClient = 2
+        public var jobTTLSeconds: Double = 24 * 3600
+    }
 
     public struct RateLimitRule: Sendable, Equatable {
         public enum Key: String, Sendable, CaseIterable {
@@ -49,7 +57,7 @@ public struct PolicyFile: Sendable {
                                 contentHash: Hex.encode(SHA256.hash(data: data).prefix(8)),
                                 readableOutsideCompartment: Authorizer.Settings(baseURL: "").readableOutsideCompartment,
                                 patientLinkedTypes: ["Device"])
-        if let root = doc.root(text: text), let top = doc.mapping(root, at: "(top level)", keys: ["name", "description", "mode", "patient_scopes", "rate_limits", "costs"]) {
+        if let root = doc.root(text: text), let top = doc.mapping(root, at: "(top level)", keys: ["name", "description", "mode", "patient_scopes", "rate_limits", "costs", "bulk_export"]) {
             if let name = top.string("name") { policy.name = name }
             _ = top.string("description")
             if let mode = top.string("mode"), !["enforce", "report-only"].contains(mode) {
@@ -79,6 +87,24 @@ public struct PolicyFile: Sendable {
                 if rate == nil && !r.has("per_second") && !r.has("per_minute") { r.missing("per_second", hint: "the sustained rate, e.g. per_second: 20") }
                 let burst = r.int("burst", range: 1...10_000_000) ?? max(1, Int(rate ?? 1))
                 if let key, let rate { policy.rateLimits.append(RateLimitRule(key: key, perSecond: rate, burst: burst)) }
+            }
+            if let b = doc.mapping(top.node("bulk_export"), at: "bulk_export",
+                                   keys: ["contexts", "clients", "groups", "max_concurrent_jobs_per_client", "job_ttl_hours"]) {
+                if let contexts = b.stringList("contexts") {
+                    var set = Set<SMARTScope.Context>()
+                    for c in contexts {
+                        guard let context = SMARTScope.Context(rawValue: c) else {
+                            doc.report(b.node("contexts"), "unknown scope context '\(c)' in 'bulk_export.contexts'", hint: "one of system, user, patient")
+                            continue
+                        }
+                        set.insert(context)
+                    }
+                    policy.bulkExport.settings.contexts = set
+                }
+                if let clients = b.stringList("clients") { policy.bulkExport.settings.clients = Set(clients) }
+                if let groups = b.stringList("groups") { policy.bulkExport.settings.groups = Set(groups) }
+                policy.bulkExport.maxConcurrentJobsPerClient = b.int("max_concurrent_jobs_per_client", range: 1...1000) ?? policy.bulkExport.maxConcurrentJobsPerClient
+                if let hours = b.double("job_ttl_hours", range: 0.01...720) { policy.bulkExport.jobTTLSeconds = hours * 3600 }
             }
             if let c = doc.mapping(top.node("costs"), at: "costs", keys: ["read", "search", "write", "export", "operation"]) {
                 policy.costs.read = c.int("read", range: 0...1_000_000) ?? policy.costs.read

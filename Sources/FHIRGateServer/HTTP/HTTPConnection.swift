@@ -81,7 +81,7 @@ struct HTTPConnection {
             ctx.decision = .deny(refusal)
             response = .error(refusal, realm: ctx.route?.realm ?? "fhirgate", requestID: requestID)
         } else {
-            response = await RequestPipeline(snapshot: snapshot, limiter: runtime.limiter, signer: runtime.pageLinks).handle(&ctx)
+            response = await RequestPipeline(snapshot: snapshot, limiter: runtime.limiter, signer: runtime.pageLinks, bulkJobs: runtime.bulkJobs).handle(&ctx)
         }
 
         let keepAlive = refusal != .payloadTooLarge && head.isKeepAlive && !registry.isDraining

@@ -34,6 +34,13 @@ struct RequestContext: Sendable {
     var pageSignature: String?
     /// The entity tag of the version the write pre-check found (sent as `If-Match`).
     var precheckedVersion: String?
+    /// An absolute upstream URL taken from a job record (Bulk status and files) instead
+    /// of one built from the request.
+    var upstreamURL: String?
+    /// The Bulk Data job a status or file request is about, once ownership is checked.
+    var bulkJob: BulkExportJob?
+    /// The concurrent-job slot a Bulk kick-off reserved (becomes the job id).
+    var bulkSlot: String?
 
     /// Interactions whose answers are Bundles with links the gateway must rewrite.
     var returnsBundle: Bool {

@@ -6,8 +6,8 @@ import NIOCore
 import NIOHTTP1
 
 /// The fixed sequence of phases every request passes:
-/// validate → route → classify → authenticate → authorize → rate limit → (write
-/// pre-check) → forward → guard response,
+/// validate → route → classify → authenticate → authorize → rate limit → (bulk job,
+/// write pre-check) → forward → (bulk job) → guard response,
 /// with the audit record written by the connection once the response is sent.
 /// Each phase either fills in its part of the context or ends the request with a
 /// `GatewayError`, which becomes the client's OperationOutcome in one place.
@@ -16,6 +16,7 @@ struct RequestPipeline: Sendable {
 
     let limiter: GatewayRateLimiter
     let signer: PageLinkSigner
+    let bulkJobs: any BulkJobStore
 
     func handle(_ ctx: inout RequestContext) async -> GatewayResponse {
         var response = await run(&ctx)
@@ -32,10 +33,13 @@ struct RequestPipeline: Sendable {
             try await AuthenticatePhase(verifier: snapshot.verifier).run(&ctx)
             try AuthorizePhase(signer: signer).run(&ctx)
             try await RateLimitPhase(limiter: limiter).run(&ctx)
-            try await WritePrecheckPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes).run(&ctx)
+            let bulk = BulkJobPhase(jobs: bulkJobs)
+            if let answer = try await bulk.prepare(&ctx) { return answer }
+            let maxChecked = snapshot.config.server.limits.maxCheckedResponseBytes
+            try await WritePrecheckPhase(maxCheckedBytes: maxChecked).run(&ctx)
             let upstream = try await ForwardPhase().run(&ctx)
-            return try await ResponseGuardPhase(maxCheckedBytes: snapshot.config.server.limits.maxCheckedResponseBytes, signer: signer)
-                .run(&ctx, upstream: upstream)
+            if let answer = try await bulk.finish(&ctx, upstream: upstream, maxManifestBytes: maxChecked) { return answer }
+            return try await ResponseGuardPhase(maxCheckedBytes: maxChecked, signer: signer).run(&ctx, upstream: upstream)
         } catch {
             ctx.failureReason = error.reason
             if ctx.decision == nil || ctx.decision?.isAllowed == true {

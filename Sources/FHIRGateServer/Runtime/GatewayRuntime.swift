@@ -19,6 +19,8 @@ public final class GatewayRuntime: Sendable {
     let jwksClient: HTTPClient
     let limiter: GatewayRateLimiter
     let pageLinks: PageLinkSigner
+    /// Bulk Data job records: in Redis when configured (shared by instances), else here.
+    let bulkJobs: any BulkJobStore
     private let current: Mutex<GatewaySnapshot>
     private let upstreamUp = Mutex<[String: Bool]>([:])
     let draining = Atomic<Bool>(false)
@@ -42,6 +44,7 @@ public final class GatewayRuntime: Sendable {
             redisClient = RedisClient(settings: settings, group: group, logger: Logger(label: "fhirgate.redis"))
         }
         limiter = GatewayRateLimiter(settings: config.rateLimit, redisClient: redisClient)
+        bulkJobs = redisClient.map { RedisBulkJobStore(client: $0, prefix: config.rateLimit.keyPrefix) } ?? InProcessBulkJobStore()
         // Instances behind one balancer must share the key (server.page_link_secret_file).
         if let file = config.server.pageLinkSecretFile, let secret = FileManager.default.contents(atPath: file), secret.count >= 16 {
             pageLinks = PageLinkSigner(key: SymmetricKey(data: secret))

@@ -25,6 +25,7 @@ final class RouteRuntime: Sendable {
             authSettings.readableOutsideCompartment = policy.readableOutsideCompartment
             authSettings.patientLinkedTypes = policy.patientLinkedTypes
             authSettings.followPatientLinks = policy.followPatientLinks
+            authSettings.bulk = policy.bulkExport.settings
         }
         authorizer = Authorizer(settings: authSettings)
         bodyCheck = RequestBodyCheck(authorizer: authorizer)

@@ -11,6 +11,8 @@ final class GatewayProcess: @unchecked Sendable {
     let adminPort: Int
 
     static var binary: String {
+        // FHIRGATE_BINARY: measure a release build (e.g. .build/release/fhirgate).
+        if let explicit = ProcessInfo.processInfo.environment["FHIRGATE_BINARY"] { return explicit }
         // Tests/IntegrationTests/Support/GatewayProcess.swift → repository root.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

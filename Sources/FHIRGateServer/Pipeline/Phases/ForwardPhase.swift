@@ -23,9 +23,13 @@ struct ForwardPhase {
         // The upstream target: the route's upstream base + the re-encoded FHIR path +
         // the parsed query + the narrowing the decision added.
         var url = route.settings.upstream
-        for segment in request.pathSegments { url += "/" + PercentEncoding.encode(segment, inPath: true) }
-        let queryItems = target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : [])
-        if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
+        if let fixed = ctx.upstreamURL {
+            url = fixed
+        } else {
+            for segment in request.pathSegments { url += "/" + PercentEncoding.encode(segment, inPath: true) }
+            let queryItems = decision?.upstreamQuery ?? (target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : []))
+            if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
+        }
 
         var upstream = HTTPClientRequest(url: url)
         upstream.method = ctx.head.method
