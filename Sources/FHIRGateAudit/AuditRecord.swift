@@ -30,6 +30,9 @@ public struct AuditRecord: Sendable, Equatable {
     public var reason: String?
     public var policyRule: String?
     public var policyHash: String?
+    /// Report-only policy rules (or a report-only policy) that would have denied this
+    /// request, comma-separated ids; the response was not changed.
+    public var wouldDeny: String?
     public var status: Int
     public var upstreamStatus: Int?
     public var bytesIn: Int
@@ -89,6 +92,7 @@ public struct AuditRecord: Sendable, Equatable {
         w.add("reason", reason)
         w.add("policy_rule", policyRule)
         w.add("policy_hash", policyHash)
+        w.add("would_deny", wouldDeny)
         w.add("status", status)
         w.add("upstream_status", upstreamStatus)
         w.add("bytes_in", bytesIn)

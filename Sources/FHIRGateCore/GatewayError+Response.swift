@@ -1,5 +1,18 @@
 /// The single mapping from `GatewayError` to what the client receives.
 extension GatewayError {
+    /// A policy rule's denial with the status the rule names (400, 403, 404 or 405).
+    public static func policyDenied(status: Int, reason: String) -> GatewayError {
+        switch status {
+        case 400: .malformedRequest(reason: reason)
+        case 404: .notFound(reason: reason)
+        case 405: .methodNotAllowed(reason: reason)
+        default: .forbidden(reason: reason)
+        }
+    }
+
+    /// Statuses a policy rule may answer with.
+    public static let policyStatuses: Set<Int> = [400, 403, 404, 405]
+
     public var status: Int {
         switch self {
         case .malformedRequest, .invalidAuthorizationHeader: 400

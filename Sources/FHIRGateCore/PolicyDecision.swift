@@ -25,6 +25,12 @@ public struct PolicyDecision: Sendable, Equatable {
     /// A Bulk Data kick-off: the types the export may hold (nil: any, a wildcard scope).
     public var isBulkKickoff = false
     public var bulkTypes: [String]?
+    /// Policy rules that matched (for `explain` and policy tests).
+    public var matchedRules: [String] = []
+    /// What a report-only policy or rule would have denied (audit `would_deny`).
+    public var wouldDeny: [String] = []
+    /// Report-only data rules: rule id → labels whose resources would have been withheld.
+    public var trialSecurityLabels: [String: [String]] = [:]
 
     public static func deny(_ error: GatewayError) -> PolicyDecision {
         PolicyDecision(effect: .deny(error), narrowing: [], responseCheck: nil, reason: error.reason, context: nil, writePrecheck: nil)
@@ -64,6 +70,9 @@ public struct ResponseCheck: Sendable, Equatable {
     /// For one resource's history: a Bundle left with no entry is hidden (404) like the
     /// missing resource it then looks like, instead of answering "exists, not yours".
     public var hideWhenEmptied = false
+    /// Resources carrying any of these `system|code` security labels are withheld (policy
+    /// data rules).
+    public var deniedSecurityLabels: [String] = []
 
     public init(patient: String?, granular: [String: [SMARTScope]] = [:], readableOutsideCompartment: Set<String> = [],
                 visibleTypes: Set<String>? = nil, followPatientLinks: Bool = false) {

@@ -50,6 +50,11 @@ extension R4Tables {
         table[row.key] = row.value.map { ElementPaths.compile($0.expression, type: row.key) }
     }
 
+    /// The search parameter codes defined on `type` itself (for suggestions).
+    public static func searchParameterNames(on type: String) -> [String] {
+        searchParameterIndex[type].map { Array($0.keys) } ?? []
+    }
+
     public static func isResourceType(_ name: some StringProtocol) -> Bool {
         resourceTypes.contains(String(name))
     }

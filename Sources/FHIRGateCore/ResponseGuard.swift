@@ -104,10 +104,28 @@ public struct ResponseGuard: Sendable {
                 || check.readableOutsideCompartment.contains(type)
             guard member else { return false }
         }
+        if !check.deniedSecurityLabels.isEmpty, Self.hasLabel(resource, check.deniedSecurityLabels) { return false }
         if let granted = check.granular[type] {
             guard granted.contains(where: { ResourceInspector.matches(resource, scope: $0) }) else { return false }
         }
         return true
+    }
+
+    /// Whether `meta.security` carries any of `labels` (`system|code`).
+    public static func hasLabel(_ resource: JSONValue, _ labels: [String]) -> Bool {
+        guard let security = resource["meta"]?["security"], security.isArray else { return false }
+        return security.elements.contains { coding in labels.contains { ResourceInspector.tokenMatches(coding, $0) } }
+    }
+
+    /// How many resources of a response carry any of `labels` (report-only data rules).
+    public func countLabeled(_ body: [UInt8], labels: [String]) -> Int {
+        guard let root = ResourceInspector.parse(body) else { return 0 }
+        if root["resourceType"]?.isString("Bundle") == true {
+            return (root["entry"]?.elements.map { $0 } ?? []).count { entry in
+                entry["resource"].map { Self.hasLabel($0, labels) } ?? false
+            }
+        }
+        return Self.hasLabel(root, labels) ? 1 : 0
     }
 
     /// A Provenance all of whose targets are resources already shown on this page.

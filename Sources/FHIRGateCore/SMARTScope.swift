@@ -118,3 +118,15 @@ extension StringProtocol {
         try? PercentDecoding.decodeQueryComponent(Array(utf8))
     }
 }
+
+extension SMARTScope: CustomStringConvertible {
+    /// The scope in SMART v2 form, e.g. `patient/Observation.rs?category=…`.
+    public var description: String {
+        var letters = ""
+        for (letter, p) in [("c", SMARTPermissions.create), ("r", .read), ("u", .update), ("d", .delete), ("s", .search)] where permissions.contains(p) {
+            letters += letter
+        }
+        let query = constraints.isEmpty ? "" : "?" + constraints.map { $0.parameter + "=" + $0.value }.joined(separator: "&")
+        return context.rawValue + "/" + (resourceType ?? "*") + "." + letters + query
+    }
+}

@@ -93,6 +93,10 @@ enum DemoState {
             base_url: "https://localhost:\(port)/provider/r4"
             upstream: "http://127.0.0.1:\(upstreamPort)/fhir"\(policy("g10-provider-facing.yaml"))
             upstream_authorization: strip
+          - name: backend
+            base_url: "https://localhost:\(port)/backend/r4"
+            upstream: "http://127.0.0.1:\(upstreamPort)/fhir"\(policy("bulk-export.yaml"))
+            upstream_authorization: strip
 
         """
         let file = state + "/gateway.yaml"
@@ -103,6 +107,7 @@ enum DemoState {
     static func examples(state: String, port: Int, adminPort: Int, key: DevSigningKey, issuer: String) throws -> String {
         let patientBase = "https://localhost:\(port)/patient/r4"
         let providerBase = "https://localhost:\(port)/provider/r4"
+        let backendBase = "https://localhost:\(port)/backend/r4"
         let patientToken = try key.accessToken(issuer: issuer, audience: patientBase,
                                                scope: "launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/Practitioner.rs",
                                                patient: "pat-a", clientID: "demo-patient-app")
@@ -111,13 +116,13 @@ enum DemoState {
                                            patient: "pat-a", clientID: "demo-labs-app")
         let provider = try key.accessToken(issuer: issuer, audience: providerBase, scope: "openid fhirUser user/*.rs",
                                            clientID: "demo-clinician-app", subject: "dr-chen", fhirUser: "Practitioner/prac-1")
-        let system = try key.accessToken(issuer: issuer, audience: providerBase, scope: "system/*.rs", clientID: "demo-backend", subject: "demo-backend",
+        let system = try key.accessToken(issuer: issuer, audience: backendBase, scope: "system/*.rs", clientID: "demo-backend", subject: "demo-backend",
                                          lifetime: 300)
         let curl = "curl -s --cacert \(state)/ca.pem"
         return """
 
         FHIRGate demo is up.
-          gateway        https://localhost:\(port)  (patient-facing /patient/r4, provider-facing /provider/r4)
+          gateway        https://localhost:\(port)  (patient-facing /patient/r4, provider-facing /provider/r4, backend /backend/r4)
           admin          http://127.0.0.1:\(adminPort)/metrics  /readyz  /healthz
           audit log      \(state)/audit.jsonl   (tail -f it in another terminal)
           dev CA         \(state)/ca.pem
@@ -158,12 +163,12 @@ enum DemoState {
         # 9. DENIED: provider token on the patient-facing base (wrong audience) -> 401 invalid_token
         \(curl) -i -H "Authorization: Bearer $TOKEN_PROVIDER" \(patientBase)/Patient/pat-a
 
-        # 10. Backend service (system/*.rs) reads a Practitioner -> 200
-        \(curl) -H "Authorization: Bearer $TOKEN_SYSTEM" \(providerBase)/Practitioner/prac-1
+        # 10. Backend service (system/*.rs) reads a Practitioner on the backend route -> 200
+        \(curl) -H "Authorization: Bearer $TOKEN_SYSTEM" \(backendBase)/Practitioner/prac-1
 
         # 11. Backend service starts a Bulk Data export of Group grp-1 -> 202 with
-        #     Content-Location: \(providerBase)/$export-status/<job id>
-        \(curl) -i -H "Authorization: Bearer $TOKEN_SYSTEM" -H "Prefer: respond-async" -H "Accept: application/fhir+json" '\(providerBase)/Group/grp-1/$export?_type=Patient,Observation'
+        #     Content-Location: \(backendBase)/$export-status/<job id>
+        \(curl) -i -H "Authorization: Bearer $TOKEN_SYSTEM" -H "Prefer: respond-async" -H "Accept: application/fhir+json" '\(backendBase)/Group/grp-1/$export?_type=Patient,Observation'
         #     Poll that URL with the same token (202 + X-Progress, then 200 with the manifest), then
         #     download each output URL (gateway URLs only; other clients get 404):
         #     \(curl) -H "Authorization: Bearer $TOKEN_SYSTEM" '<Content-Location>'

@@ -9,7 +9,7 @@ struct FHIRGateCommand: AsyncParsableCommand {
         commandName: "fhirgate",
         abstract: "A SMART on FHIR enforcing reverse proxy for FHIR R4 servers.",
         version: FHIRGateVersion.current,
-        subcommands: [Serve.self, Check.self, Demo.self, Token.self, Revoke.self, Audit.self, Version.self]
+        subcommands: [Serve.self, Check.self, Explain.self, PolicyCommand.self, Demo.self, Token.self, Revoke.self, Audit.self, Version.self]
     )
 }
 
@@ -23,7 +23,7 @@ struct Version: ParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a config file and the policy files it names (like nginx -t).")
+    static let configuration = CommandConfiguration(abstract: "Validate a config file, the policy files it names and their tests (like nginx -t).")
 
     @Option(name: .long, help: "The config file.")
     var config: String
@@ -31,7 +31,8 @@ struct Check: ParsableCommand {
     func run() throws {
         do {
             let (cfg, policies) = try ConfigLoader.load(file: config)
-            print("\(config): ok (\(cfg.routes.count) route(s), \(policies.count) policy file(s))")
+            let tested = policies.values.filter { $0.testsFile != nil }.count
+            print("\(config): ok (\(cfg.routes.count) route(s), \(policies.count) policy file(s), \(tested) with passing tests)")
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             FileHandle.standardError.write(Data("\(config): \(error.diagnostics.count) error(s)\n".utf8))

@@ -5,21 +5,31 @@ import FHIRGateRedis
 import Foundation
 import Yams
 
-/// Reads and validates a config file (and the policy files it names) completely before
-/// anything uses it; `fhirgate check`, start-up and reload share this one path.
+/// Reads and validates a config file (and the policy files it names, with their tests)
+/// completely before anything uses it; `fhirgate check`, start-up and reload share this
+/// one path.
 public enum ConfigLoader {
-    public static func load(file: String) throws(ConfigErrors) -> (GatewayConfig, [String: PolicyFile]) {
+    /// - Parameter requireFiles: false to read a config whose certificates and key files
+    ///   live on another machine (policies are still loaded and tested).
+    public static func load(file: String, requireFiles: Bool = true) throws(ConfigErrors) -> (GatewayConfig, [String: PolicyFile]) {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             throw ConfigErrors([ConfigDiagnostic(file: file, line: 0, column: 0, message: "cannot read config file", hint: "check the path and permissions")])
         }
         let doc = YAMLDocument(file: file)
+        doc.requireFiles = requireFiles
         let config = parse(doc, text: text)
         var policies: [String: PolicyFile] = [:]
         if let config {
             for route in config.routes {
                 guard let path = route.policyFile, policies[path] == nil else { continue }
                 do {
-                    policies[path] = try PolicyFile.load(file: path)
+                    let policy = try PolicyFile.load(file: path)
+                    // A policy is only taken with its tests passing.
+                    if let tests = policy.testsFile {
+                        let suite = try PolicyTestSuite.load(file: tests)
+                        doc.absorb(PolicyTestRunner.run(suite, policy: policy).failures)
+                    }
+                    policies[path] = policy
                 } catch {
                     doc.absorb(error.diagnostics)
                 }

@@ -8,6 +8,9 @@ final class YAMLDocument {
     let file: String
     let directory: String
     private(set) var diagnostics: [ConfigDiagnostic] = []
+    /// False when only the file's meaning matters (`fhirgate explain` on a config written
+    /// for another machine): referenced files are not required to exist.
+    var requireFiles = true
 
     init(file: String) {
         self.file = file
@@ -71,6 +74,46 @@ final class YAMLDocument {
             values[name] = (k, v)
         }
         return MappingReader(document: self, node: node, path: path, values: values)
+    }
+
+    /// A mapping whose keys are data (resource type names, …): every entry with its nodes.
+    func entries(_ node: Node?, at path: String) -> [(name: String, key: Node, value: Node)]? {
+        guard let node else { return nil }
+        guard case .mapping(let mapping) = node else {
+            report(node, "'\(path)' must be a mapping", hint: "write it as 'key: value' lines indented under '\(path)'")
+            return nil
+        }
+        var out: [(name: String, key: Node, value: Node)] = []
+        var seen = Set<String>()
+        for (k, v) in mapping {
+            guard let name = k.string else { report(k, "keys in '\(path)' must be strings"); continue }
+            guard seen.insert(name).inserted else { report(k, "duplicate key '\(name)' in '\(path)'", hint: "keep one of them"); continue }
+            out.append((name, k, v))
+        }
+        return out
+    }
+
+    /// A list of strings with each item's node (so a bad item is reported where it is).
+    func stringItems(_ node: Node?, at path: String) -> [(value: String, node: Node)]? {
+        guard let node else { return nil }
+        guard case .sequence(let seq) = node else {
+            report(node, "'\(path)' must be a list", hint: "write it as [a, b] or as '- a' lines")
+            return nil
+        }
+        var out: [(value: String, node: Node)] = []
+        for item in seq {
+            guard case .scalar = item, let s = item.string else { report(item, "items of '\(path)' must be strings"); continue }
+            out.append((s, item))
+        }
+        return out
+    }
+
+    /// The closest of `candidates` to `word`, as a hint, when it is close enough.
+    static func suggestion(_ word: String, in candidates: some Sequence<String>) -> String? {
+        guard let best = candidates.min(by: { distance($0, word) < distance($1, word) }), distance(best, word) <= max(2, word.count / 3) else {
+            return nil
+        }
+        return "did you mean '\(best)'?"
     }
 
     static func distance(_ a: String, _ b: String) -> Int {
@@ -153,6 +196,11 @@ struct MappingReader {
         return out
     }
 
+    /// `stringList` with each item's node.
+    func stringItems(_ key: String) -> [(value: String, node: Node)]? {
+        document.stringItems(node(key), at: path + "." + key)
+    }
+
     func sequence(_ key: String) -> [Node]? {
         guard let v = node(key) else { return nil }
         guard case .sequence(let seq) = v else { document.report(v, "'\(path).\(key)' must be a list"); return nil }
@@ -163,7 +211,7 @@ struct MappingReader {
     func existingFile(_ key: String, required: Bool = false, hint: String = "") -> String? {
         guard let raw = string(key, required: required, hint: hint) else { return nil }
         let resolved = document.resolve(raw)
-        if !FileManager.default.isReadableFile(atPath: resolved) {
+        if document.requireFiles, !FileManager.default.isReadableFile(atPath: resolved) {
             document.report(node(key), "file '\(raw)' for '\(path).\(key)' does not exist or is not readable",
                             hint: "paths are relative to the config file's folder (\(document.directory.isEmpty ? "." : document.directory))")
             return nil

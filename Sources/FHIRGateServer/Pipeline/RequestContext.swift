@@ -57,7 +57,7 @@ struct RequestContext: Sendable {
     }
 
     /// Whether the response body must be read by the gateway (guard or link rewriting).
-    var responseIsProcessed: Bool { decision?.responseCheck != nil || returnsBundle }
+    var responseIsProcessed: Bool { decision?.responseCheck != nil || returnsBundle || decision?.trialSecurityLabels.isEmpty == false }
 
     var isHead: Bool { head.method == .HEAD }
 
@@ -85,6 +85,14 @@ struct RequestContext: Sendable {
         }
         r.reason = failureReason ?? decision?.reason
         r.policyHash = route?.policy?.contentHash
+        if let d = decision {
+            if !d.wouldDeny.isEmpty { r.wouldDeny = d.wouldDeny.joined(separator: ",") }
+            if case .deny = d.effect, let rule = d.reason.split(separator: ":", maxSplits: 1).last, d.reason.hasPrefix("policy_rule:") {
+                r.policyRule = String(rule)
+            } else if !d.matchedRules.isEmpty {
+                r.policyRule = d.matchedRules.joined(separator: ",")
+            }
+        }
         r.upstreamStatus = upstreamStatus
         r.bytesIn = body.readableBytes
         r.bytesOut = bytesOut

@@ -12,6 +12,8 @@ final class RouteRuntime: Sendable {
     let authorizer: Authorizer
     let bodyCheck: RequestBodyCheck
     let responseGuard: ResponseGuard
+    /// The route's compiled policy (nil: scopes alone decide).
+    let engine: PolicyEngine?
     let httpClient: HTTPClient
     /// The Authorization value sent upstream in `replace` mode.
     let upstreamCredential: String?
@@ -20,16 +22,10 @@ final class RouteRuntime: Sendable {
     init(settings: RouteSettings, policy: PolicyFile?, group: any EventLoopGroup) throws {
         self.settings = settings
         self.policy = policy
-        var authSettings = Authorizer.Settings(baseURL: settings.baseURL)
-        if let policy {
-            authSettings.readableOutsideCompartment = policy.readableOutsideCompartment
-            authSettings.patientLinkedTypes = policy.patientLinkedTypes
-            authSettings.followPatientLinks = policy.followPatientLinks
-            authSettings.bulk = policy.bulkExport.settings
-        }
-        authorizer = Authorizer(settings: authSettings)
+        authorizer = Authorizer(settings: policy?.authorizerSettings(baseURL: settings.baseURL) ?? .init(baseURL: settings.baseURL))
         bodyCheck = RequestBodyCheck(authorizer: authorizer)
         responseGuard = ResponseGuard(base: settings.baseURL)
+        engine = policy.map { PolicyEngine(policy: $0.policy) }
         if case .replace(let file) = settings.upstreamAuthorization {
             upstreamCredential = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         } else {

@@ -2,7 +2,7 @@ import FHIRGateCore
 import NIOCore
 
 /// Phase 5: scopes and patient context against the interaction (and the body of a
-/// write or Bundle). Sets the decision the audit record carries.
+/// write or Bundle), then the route's policy. Sets the decision the audit record carries.
 struct AuthorizePhase {
     let signer: PageLinkSigner
 
@@ -22,6 +22,8 @@ struct AuthorizePhase {
         if decision.isAllowed, request.interaction.isWrite {
             decision = route.bodyCheck.check(request, body: Array(ctx.body.readableBytesView), token: ctx.token, decision: decision)
         }
+        // The policy can only narrow what the scopes allowed.
+        if let engine = route.engine { decision = engine.evaluate(request, token: ctx.token, decision: decision) }
         ctx.decision = decision
         if case .deny(let error) = decision.effect { throw error }
     }

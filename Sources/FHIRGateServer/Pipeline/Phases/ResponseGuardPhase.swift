@@ -33,6 +33,13 @@ struct ResponseGuardPhase {
         } catch {
             throw .upstreamUnavailable(reason: error is NIOTooManyBytesError ? "guard_buffer_exceeded" : "upstream_body_error")
         }
+        // Report-only data rules: count what would have been withheld, change nothing.
+        if let trial = ctx.decision?.trialSecurityLabels, !trial.isEmpty {
+            for (id, labels) in trial.sorted(by: { $0.key < $1.key })
+            where route.responseGuard.countLabeled(Array(body.readableBytesView), labels: labels) > 0 {
+                ctx.decision?.wouldDeny.append(id)
+            }
+        }
         if body.readableBytes == 0, ctx.request?.interaction.isWrite == true {
             // A write answered without content (`Prefer: return=minimal`, 204): nothing to show.
             return GatewayResponse(status: upstream.status, headers: headers, body: .empty)

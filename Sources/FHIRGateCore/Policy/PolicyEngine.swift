@@ -1,0 +1,87 @@
+/// Applies a route's policy to a request the SMART scopes already allowed. It can only
+/// deny, narrow or add response checks — never allow what the scopes refused — and in
+/// report-only mode (whole file or one rule) it changes nothing and names what it would
+/// have denied in `would_deny`. Pure: no I/O, cheap on the hot path (rules indexed by type).
+public struct PolicyEngine: Sendable {
+    public let policy: Policy
+
+    public init(policy: Policy) {
+        self.policy = policy
+    }
+
+    public func evaluate(_ request: FHIRRequest, token: AccessToken?, decision: PolicyDecision) -> PolicyDecision {
+        guard decision.isAllowed, let token, let code = PolicyCode.of(request) else { return decision }
+        var result = decision
+        let context = decision.context
+        let fileTrial = policy.mode == .reportOnly
+        var enforced: GatewayError?
+
+        /// A denial: enforced unless the file (or the rule) is report-only.
+        func deny(_ error: GatewayError, id: String, trial: Bool = false) {
+            if fileTrial || trial {
+                result.wouldDeny.append(id)
+            } else if enforced == nil {
+                enforced = error
+            }
+        }
+
+        if let error = policy.clients?.check(token, context: context) { deny(error, id: "clients") }
+
+        // A followed page link continues a search already checked against exposure and surface.
+        let continuation = request.interaction == .pageContinuation
+        if let exposure = policy.exposure, !continuation {
+            if request.interaction == .bulkStatus || request.interaction == .bulkFile {
+                if !exposure.exposesExport { deny(.methodNotAllowed(reason: "policy_interaction_not_exposed"), id: "exposure") }
+            } else if let type = request.resourceType, !exposure.exposes(type: type) {
+                deny(.forbidden(reason: "policy_type_not_exposed"), id: "exposure")
+            } else if !exposure.allows(type: request.resourceType, code: code) {
+                deny(.methodNotAllowed(reason: "policy_interaction_not_exposed"), id: "exposure")
+            }
+        }
+
+        let isSearch = [.searchType, .searchSystem, .searchCompartment].contains(request.interaction)
+        if isSearch, let surface = policy.search, let error = surface.check(request) { deny(error, id: "search") }
+
+        if context == .patient, let type = request.resourceType {
+            if policy.patientScopes.compartment == .require, isSearch, request.interaction != .searchCompartment,
+               !decision.narrowing.isEmpty,
+               !request.parameters.contains(where: { PatientCompartment.bindingParameters(for: type).contains($0.code) }) {
+                deny(.forbidden(reason: "policy_patient_parameter_required"), id: "patient_scopes")
+            }
+            if policy.patientScopes.unverifiedTypes.contains(type), result.responseCheck?.granular.isEmpty == true {
+                result.responseCheck = nil
+            }
+        }
+
+        let rules = policy.rules.evaluate(request, code: code, token: token, context: context,
+                                          exemptFromDefault: continuation || request.interaction == .bulkStatus || request.interaction == .bulkFile)
+        result.matchedRules = rules.matched
+        result.wouldDeny += rules.wouldDeny
+        if let rule = rules.denial {
+            deny(GatewayError.policyDenied(status: rule.status, reason: "policy_rule:" + rule.id), id: rule.id)
+        } else if rules.deniedByDefault {
+            deny(.forbidden(reason: "policy_default_deny"), id: "default_deny")
+        }
+
+        // Data rules: resources with these labels are withheld by the response guard.
+        for rule in policy.dataRules {
+            if let contexts = rule.contexts { guard let context, contexts.contains(context) else { continue } }
+            if rule.mode == .reportOnly || fileTrial {
+                result.trialSecurityLabels[rule.id, default: []] += rule.labels
+            } else {
+                var check = result.responseCheck ?? ResponseCheck(patient: nil)
+                check.deniedSecurityLabels += rule.labels
+                result.responseCheck = check
+            }
+        }
+
+        if let enforced {
+            var denied = PolicyDecision.deny(enforced)
+            denied.context = context
+            denied.matchedRules = result.matchedRules
+            denied.wouldDeny = result.wouldDeny
+            return denied
+        }
+        return result
+    }
+}
