@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libhiredis-dev redis-server pkg-config
 SCRATCH ?= .build
 
-.PHONY: deps build release test demo check fuzz fuzz-smoke bench clean
+.PHONY: deps build release test policy-test demo check fuzz fuzz-smoke bench clean
 
 # Installs the system packages the build and tests need (when root), or says how.
 deps:
@@ -27,6 +27,11 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests --scratch-path $(SCRATCH)
 	$(SWIFT) test --skip-build --scratch-path $(SCRATCH)
+	$(SCRATCH)/debug/fhirgate policy test Policies
+
+# Runs every *.tests.yaml in Policies/ against its policy.
+policy-test: build
+	$(SCRATCH)/debug/fhirgate policy test Policies
 
 demo: build
 	$(SCRATCH)/debug/fhirgate demo
@@ -40,6 +45,7 @@ FUZZ_BIN = $(FUZZ_SCRATCH)/release/FuzzRequest
 FUZZ_SECONDS ?= 600
 
 $(FUZZ_BIN): $(wildcard Sources/FHIRGateCore/*.swift Sources/FHIRGateCore/*/*.swift Fuzz/Sources/*/*.swift)
+	rm -f $(FUZZ_SCRATCH)/*/release/description.json
 	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release -Xswiftc -sanitize=fuzzer,address
 
 fuzz: $(FUZZ_BIN)

@@ -86,6 +86,14 @@ resources.append({"resourceType": "Patient", "id": "pat-a-old", "meta": META, "a
 resources.append({"resourceType": "Device", "id": "dev-a", "meta": META, "patient": {"reference": "Patient/pat-a"},
                   "udiCarrier": [{"deviceIdentifier": "09504000059118"}]})
 
+# A restricted record of C (meta.security R): patient-facing policies withhold it.
+resources.append({"resourceType": "Observation", "id": "obs-restricted-pat-c", "status": "final",
+                  "meta": {"versionId": "1", "lastUpdated": "2026-01-15T10:00:00Z",
+                           "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]},
+                  "category": [{"coding": [{"system": OBS_CAT, "code": "social-history"}]}],
+                  "code": {"coding": [{"system": LOINC, "code": "11331-6", "display": "History of alcohol use"}]},
+                  "subject": {"reference": "Patient/pat-c"}, "valueString": "restricted"})
+
 # A Group for Bulk Data's group-level export (the one (g)(10) tests).
 resources.append({"resourceType": "Group", "id": "grp-1", "meta": META, "type": "person", "actual": True,
                   "member": [{"entity": {"reference": "Patient/" + pid}} for pid, *_ in patients]})

@@ -39,6 +39,49 @@ extension IntegrationSuite {
         #expect(output.contains("bad.yaml:3:23: error: file 'missing.pem'"), "\(output)")
     }
 
+    @Test func reportsThreePolicyMistakesAtOnce() throws {
+        let env = try TestEnvironment()
+        var options = TestEnvironment.Options()
+        options.policy = """
+        name: broken
+        exposur: {}
+        rules:
+          - id: reads
+            match: { interactions: [reed] }
+            effect: allow
+          - id: reads
+            effect: allow
+        """
+        let config = try env.writeConfig(port: 8443, adminPort: 9090, upstreamPort: 1, options: options)
+        let (status, output) = try runCheck(config)
+        #expect(status == 1)
+        let located = output.split(separator: "\n").filter { $0.contains("policy.yaml:") && $0.contains(": error: ") }
+        #expect(located.count == 3, "\(output)")
+        #expect(output.contains("policy.yaml:2:1: error: unknown key 'exposur'") && output.contains("did you mean 'exposure'?"))
+        #expect(output.contains("policy.yaml:5:29: error: unknown interaction 'reed'") && output.contains("did you mean 'read'?"))
+        #expect(output.contains("policy.yaml:7:9: error: duplicate rule id 'reads'"))
+    }
+
+    @Test func shippedPoliciesPassTheirTests() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: GatewayProcess.binary)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        process.arguments = ["policy", "test", root.appendingPathComponent("Policies").path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(output.contains(" passed, 0 failed"))
+        // Each shipped policy has at least 40 cases.
+        for line in output.split(separator: "\n") where line.contains(".tests.yaml: ") {
+            let passed = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            #expect(passed >= 40, "\(line)")
+        }
+    }
+
     @Test func acceptsTheShippedExampleShape() throws {
         let env = try TestEnvironment()
         let config = try env.writeConfig(port: 8443, adminPort: 9090, upstreamPort: 1)

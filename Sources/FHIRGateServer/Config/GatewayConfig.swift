@@ -43,6 +43,9 @@ public struct ServerSettings: Sendable {
     public var drainTimeoutSeconds: Double
     /// Key for signing paging links; shared by all instances behind one balancer.
     public var pageLinkSecretFile: String?
+    /// Reload when the config, a policy or a policy test file changes (checked every
+    /// second), as SIGHUP does.
+    public var watchFiles = true
 
     public struct TLSSettings: Sendable, Equatable {
         public var certificate: String

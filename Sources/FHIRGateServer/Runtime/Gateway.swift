@@ -6,7 +6,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// The running gateway as a service: public and admin listeners, upstream probes,
-/// SIGHUP reload, and SIGTERM drain (stop accepting, let in-flight requests finish
+/// SIGHUP and file-watch reload, and SIGTERM drain (stop accepting, let in-flight requests finish
 /// within `drain_timeout_seconds`, audit everything, exit).
 public final class Gateway: Service, Sendable {
     public let runtime: GatewayRuntime
@@ -42,6 +42,7 @@ public final class Gateway: Service, Sendable {
             let background = Task {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await runtime.probeUpstreams() }
+                    group.addTask { await ConfigFileWatcher(runtime: runtime).run() }
                     group.addTask {
                         for await _ in await UnixSignalsSequence(trapping: .sighup) {
                             await runtime.reload()
