@@ -42,6 +42,32 @@ if only == nil || only == "decide" {
     results.append(measure("scope string parse (8 scopes)") {
         blackHole(GrantedScopes("launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/Provenance.rs patient/Encounter.rs"))
     })
+    // Policy evaluation: a few rules, then the same with 1,000 rules about other types
+    // (the type index keeps the cost flat).
+    let parsedSearch = try! RequestTarget.parse(target)
+    let searchRequest = try! classifier.classify(method: .GET, segments: Array(parsedSearch.segments.dropFirst()), query: parsedSearch.query)
+    let scopeDecision = authorizer.decide(searchRequest, token: token)
+    func policy(extra: Int) -> PolicyEngine {
+        var p = Policy(name: "bench")
+        var exposure = Policy.Exposure()
+        exposure.types["Observation"] = ["read", "search-type"]
+        exposure.types["Condition"] = ["read", "search-type"]
+        p.exposure = exposure
+        var surface = Policy.SearchSurface()
+        surface.parameters["Observation"] = ["patient", "category", "code", "date", "status"]
+        surface.revincludes["Observation"] = ["Provenance:target"]
+        surface.common = ["_id", "_count", "_lastUpdated"]
+        p.search = surface
+        var rules = [PolicyRule(id: "reads", contexts: [.patient], codes: ["read", "search-type"], effect: .allow),
+                     PolicyRule(id: "retired", clients: ["retired-app"], effect: .deny)]
+        rules += (0..<extra).map { PolicyRule(id: "other-\($0)", clients: ["c\($0)"], types: ["Condition"], effect: .deny) }
+        p.rules = PolicyRuleSet(rules: rules)
+        return PolicyEngine(policy: p)
+    }
+    let small = policy(extra: 0)
+    let large = policy(extra: 1000)
+    results.append(measure("policy evaluate (2 rules)") { blackHole(small.evaluate(searchRequest, token: token, decision: scopeDecision)) })
+    results.append(measure("policy evaluate (+1,000 rules on other types)") { blackHole(large.evaluate(searchRequest, token: token, decision: scopeDecision)) })
     let limiter = LocalRateLimiter()
     let specs = [RateLimitSpec(name: "client", key: "a", ratePerSecond: 1e9, burst: 1_000_000), RateLimitSpec(name: "patient", key: "p", ratePerSecond: 1e9, burst: 1_000_000)]
     results.append(measure("in-process limiter (2 limits)") { blackHole(limiter.check(specs, cost: 1, nowMilliseconds: Date().timeIntervalSince1970 * 1000)) })

@@ -84,7 +84,9 @@ struct HTTPConnection {
             response = await RequestPipeline(snapshot: snapshot, limiter: runtime.limiter, signer: runtime.pageLinks, bulkJobs: runtime.bulkJobs).handle(&ctx)
         }
 
-        let keepAlive = refusal != .payloadTooLarge && head.isKeepAlive && !registry.isDraining
+        // After a malformed request nothing more is read from the connection: what follows
+        // it could be framed differently by another parser (request smuggling).
+        let keepAlive = refusal != .payloadTooLarge && response.status != .badRequest && head.isKeepAlive && !registry.isDraining
         response.headers.remove(name: "Connection")
         if !keepAlive { response.headers.add(name: "Connection", value: "close") }
         ctx.status = Int(response.status.code)

@@ -51,6 +51,13 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Once this handler has answered (the parser failed after the application had
+        // the request head but before it answered), the application's own answer must not
+        // follow: the client gets exactly one response and the connection closes.
+        if failed {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
         switch unwrapOutboundIn(data) {
         case .head: responseInFlight = true
         case .end: responseInFlight = false

@@ -2,6 +2,7 @@ import FHIRGateCore
 import NIOCore
 
 /// Guards the request head at the byte level, before the HTTP decoder sees it:
+/// - a request line that is not exactly `METHOD SP /target SP HTTP/1.1 CRLF` gets 400;
 /// - a head larger than `maxHeaderBytes` gets 431 and the connection is closed;
 /// - a head not complete within `headerTimeout` of its first byte (or of the connection
 ///   opening) closes the connection (slow-header senders, slowloris);
@@ -24,6 +25,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var rejected = false
+    /// Bytes of the request line being read (validated at its LF).
+    private var inRequestLine = true
+    private var requestLine: [UInt8] = []
 
     let audit: ConnectionRefusalAudit
 
@@ -62,9 +66,20 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             if headBytes == 0 { arm(headerTimeout) }
             var counted = 0
             var complete = false
+            var badLine = false
             buffer.withUnsafeReadableBytes { bytes in
                 for b in bytes {
                     counted += 1
+                    if inRequestLine {
+                        if b == 0x0A {
+                            inRequestLine = false
+                            badLine = !Self.isValidRequestLine(requestLine)
+                            requestLine.removeAll(keepingCapacity: true)
+                            if badLine { break }
+                        } else if requestLine.count < maxHeaderBytes {
+                            requestLine.append(b)
+                        }
+                    }
                     terminator = terminator << 8 | UInt32(b)
                     if terminator == 0x0D0A_0D0A || terminator & 0xFFFF == 0x0A0A {
                         complete = true
@@ -72,9 +87,13 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     }
                 }
             }
+            if badLine {
+                reject(context: context, error: .malformedRequest(reason: "request_line"))
+                return
+            }
             headBytes += counted
             if headBytes > maxHeaderBytes {
-                reject(context: context)
+                reject(context: context, error: .headersTooLarge)
                 return
             }
             if complete {
@@ -93,6 +112,23 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         awaitingHead = true
         headBytes = 0
         terminator = 0
+        inRequestLine = true
+        requestLine.removeAll(keepingCapacity: true)
+    }
+
+    /// `METHOD SP origin-form SP HTTP/1.1 CR LF`, exactly: a token method, one space each,
+    /// a target of visible ASCII starting with `/`, and CRLF. Parsers disagree on anything
+    /// looser (extra spaces, tabs, bare LF, absolute or asterisk form), so it is refused
+    /// before one of them reads it.
+    static func isValidRequestLine(_ line: [UInt8]) -> Bool {
+        guard line.last == 0x0D else { return false }
+        let body = line.dropLast()
+        let parts = body.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3, let method = parts.first, !method.isEmpty,
+              method.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) }),
+              parts[1].first == 0x2F, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
+              Array(parts[2]) == Array("HTTP/1.1".utf8) else { return false }
+        return true
     }
 
     /// A response was fully written: wait for the next request, at most `idleTimeout`.
@@ -110,14 +146,14 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func reject(context: ChannelHandlerContext) {
+    private func reject(context: ChannelHandlerContext, error: GatewayError) {
         rejected = true
         timer?.cancel()
-        let error = GatewayError.headersTooLarge
         audit.record(error, remote: context.channel.remoteAddress)
         let body = error.operationOutcome.json
+        let reason = error.status == 431 ? "Request Header Fields Too Large" : "Bad Request"
         var out = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
-        out.writeString("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/fhir+json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
+        out.writeString("HTTP/1.1 \(error.status) \(reason)\r\nContent-Type: application/fhir+json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
         out.writeString(body)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }

@@ -70,15 +70,13 @@ final class RawTLSConnection: @unchecked Sendable {
     /// Reads until the peer closes or `timeout` passes; returns what arrived and whether it closed.
     func readUntilClose(timeout: Duration) async -> (text: String, closed: Bool) {
         let inbound = channel.inbound
-        return await withTaskGroup(of: (String, Bool)?.self) { group in
+        let received = ReceivedText()
+        return await withTaskGroup(of: Bool?.self) { group in
             group.addTask {
-                var text = ""
                 do {
-                    for try await chunk in inbound { text += String(buffer: chunk) }
-                    return (text, true)
-                } catch {
-                    return (text, true)
-                }
+                    for try await chunk in inbound { received.append(String(buffer: chunk)) }
+                } catch {}
+                return true
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
@@ -86,8 +84,7 @@ final class RawTLSConnection: @unchecked Sendable {
             }
             let first = await group.next()!
             group.cancelAll()
-            if let first { return first }
-            return ("", false)
+            return (received.text, first ?? false)
         }
     }
 
@@ -102,4 +99,12 @@ final class RawTLSConnection: @unchecked Sendable {
         channel.outbound.finish()
         channel.channel.close(promise: nil)
     }
+}
+
+/// Text gathered by a reader task (what arrived before a timeout counts too).
+final class ReceivedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+    var text: String { lock.withLock { value } }
+    func append(_ more: String) { lock.withLock { value += more } }
 }

@@ -3,23 +3,24 @@ import NIOHTTP1
 
 /// Phase 1: HTTP-level checks and the one strict parse of the request target.
 ///
-/// Refuses what two HTTP implementations could read differently: method overrides,
-/// a missing or repeated Host, repeated Authorization or Content-Length, and any target
-/// `RequestTarget.parse` refuses.
+/// Refuses what two HTTP implementations could read differently: anything but HTTP/1.1,
+/// method overrides, a missing or repeated Host, repeated Authorization or
+/// Content-Length, and any target `RequestTarget.parse` refuses.
 struct ValidatePhase {
     static let methodOverrideHeaders = ["x-http-method-override", "x-http-method", "x-method-override"]
 
     func run(_ ctx: inout RequestContext) throws(GatewayError) {
+        // HTTP/1.1 only: 1.0's keep-alive and body rules are where front and back ends
+        // disagree (HTTP/2 arrives through its own codec).
+        guard ctx.head.version == .http1_1 else { throw .malformedRequest(reason: "http_version_unsupported") }
+        // Origin form only: absolute, authority and asterisk forms are for proxies and OPTIONS *.
+        guard ctx.head.uri.hasPrefix("/") else { throw .malformedRequest(reason: "target_form") }
         guard let method = HTTPMethodName(rawValue: ctx.head.method.rawValue) else {
             throw .methodNotAllowed(reason: "method_unsupported")
         }
         ctx.method = method
         let headers = ctx.head.headers
-        if ctx.head.version.major == 1 && ctx.head.version.minor >= 1 {
-            guard headers[canonicalForm: "host"].count == 1 else { throw .malformedRequest(reason: "host_header_count") }
-        } else if headers[canonicalForm: "host"].count > 1 {
-            throw .malformedRequest(reason: "host_header_count")
-        }
+        guard headers[canonicalForm: "host"].count == 1 else { throw .malformedRequest(reason: "host_header_count") }
         for name in Self.methodOverrideHeaders where headers.contains(name: name) {
             throw .malformedRequest(reason: "method_override_header")
         }
