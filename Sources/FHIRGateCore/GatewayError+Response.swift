@@ -27,6 +27,7 @@ extension GatewayError {
         case .internalError: 500
         case .upstreamUnavailable: 502
         case .serviceUnavailable: 503
+        case .requestTimeout: 408
         case .upstreamTimeout: 504
         }
     }
@@ -43,7 +44,7 @@ extension GatewayError {
         case .throttled: "throttled"
         case .internalError: "exception"
         case .upstreamUnavailable, .serviceUnavailable: "transient"
-        case .upstreamTimeout: "timeout"
+        case .upstreamTimeout, .requestTimeout: "timeout"
         }
     }
 
@@ -52,7 +53,7 @@ extension GatewayError {
         switch self {
         case .malformedRequest(let r), .invalidAuthorizationHeader(let r), .invalidToken(let r),
              .insufficientScope(let r), .forbidden(let r), .notFound(let r), .methodNotAllowed(let r),
-             .notAcceptable(let r), .upstreamUnavailable(let r), .serviceUnavailable(let r),
+             .notAcceptable(let r), .upstreamUnavailable(let r), .serviceUnavailable(let r), .requestTimeout(let r),
              .upstreamTimeout(let r), .internalError(let r):
             r
         case .throttled(_, let r): r
@@ -80,6 +81,7 @@ extension GatewayError {
         case .internalError: "The gateway failed to process the request."
         case .upstreamUnavailable: "The FHIR server is unavailable."
         case .serviceUnavailable: "The service is temporarily unavailable."
+        case .requestTimeout: "The request body was not received in time."
         case .upstreamTimeout: "The FHIR server did not respond in time."
         }
     }

@@ -31,6 +31,8 @@ public enum GatewayError: Error, Sendable, Equatable {
     case headersTooLarge
     /// The upstream could not be reached or answered garbage (502 `transient`).
     case upstreamUnavailable(reason: String)
+    /// The client did not send its request body in time (408).
+    case requestTimeout(reason: String)
     /// The gateway cannot serve now (draining, audit unwritable) (503).
     case serviceUnavailable(reason: String)
     /// The upstream did not answer in time (504 `timeout`).

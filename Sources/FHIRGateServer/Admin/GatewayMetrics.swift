@@ -26,6 +26,15 @@ final class GatewayMetrics: Sendable {
         }
     }
 
+    static var connectionsRefused: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "fhirgate", metricName: "connections_refused", unitName: "total",
+                             helpText: "Connections closed on accept because a connection cap was reached")
+    }
+
+    func connectionRefused() {
+        registry.makeCounter(descriptor: Self.connectionsRefused).increment()
+    }
+
     func reload(succeeded: Bool) {
         registry.makeCounter(descriptor: Self.reloads, labels: [("result", succeeded ? "success" : "failure")]).increment()
     }

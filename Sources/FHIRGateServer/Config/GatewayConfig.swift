@@ -60,6 +60,12 @@ public struct ServerSettings: Sendable {
         public var idleTimeoutSeconds: Double = 60
         /// Responses the guard must check are buffered up to this size.
         public var maxCheckedResponseBytes = 33_554_432
+        /// A request body must arrive within this time of its head (slow-body senders).
+        public var bodyTimeoutSeconds: Double = 30
+        /// Open client connections, in all and from one IP address; over either, a new
+        /// connection is closed at once (before TLS).
+        public var maxConnections = 20_000
+        public var maxConnectionsPerIP = 1_000
     }
 }
 

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 
 /// Binds the public listener and hands each connection to `HTTPConnection`.
+/// Connections over the caps are closed on accept, before TLS.
 /// Channel pipeline per connection: TLS → head guard (size, timeouts) → HTTP/1.1 codec
 /// with pipelining assistance → protocol-error answers → exchange observer → async channel.
 struct GatewayListener {
@@ -28,6 +29,13 @@ struct GatewayListener {
                     // Read per connection: a reload's new certificate and limits apply to new connections.
                     let current = runtime.snapshot
                     let limits = current.config.server.limits
+                    let ip = channel.remoteAddress?.ipAddress ?? "-"
+                    guard runtime.admission.admit(ip: ip, maxTotal: limits.maxConnections, maxPerIP: limits.maxConnectionsPerIP) else {
+                        runtime.metrics.connectionRefused()
+                        channel.close(promise: nil) // nothing was read from it
+                        throw ConnectionRefused()
+                    }
+                    channel.closeFuture.whenComplete { _ in runtime.admission.release(ip: ip) }
                     let sync = channel.pipeline.syncOperations
                     if let ssl = current.sslContext {
                         try sync.addHandler(NIOSSLServerHandler(context: ssl))
@@ -35,6 +43,7 @@ struct GatewayListener {
                     let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
                                                      headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
                                                      idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)),
+                                                     bodyTimeout: .milliseconds(Int64(limits.bodyTimeoutSeconds * 1000)),
                                                      audit: ConnectionRefusalAudit(runtime: runtime))
                     try sync.addHandler(headGuard)
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)

@@ -6,6 +6,8 @@ import NIOCore
 /// - a head larger than `maxHeaderBytes` gets 431 and the connection is closed;
 /// - a head not complete within `headerTimeout` of its first byte (or of the connection
 ///   opening) closes the connection (slow-header senders, slowloris);
+/// - a request body not complete within `bodyTimeout` of its head gets 408 and the
+///   connection is closed (slow-body senders);
 /// - a keep-alive connection idle for `idleTimeout` after a response is closed.
 ///
 /// Event-loop confined. `ExchangeObserver` tells it when a request and its response end.
@@ -18,6 +20,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let maxHeaderBytes: Int
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    let bodyTimeout: TimeAmount
 
     private var awaitingHead = true
     private var headBytes = 0
@@ -31,7 +34,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     let audit: ConnectionRefusalAudit
 
-    init(maxHeaderBytes: Int, headerTimeout: TimeAmount, idleTimeout: TimeAmount, audit: ConnectionRefusalAudit) {
+    init(maxHeaderBytes: Int, headerTimeout: TimeAmount, idleTimeout: TimeAmount, bodyTimeout: TimeAmount = .seconds(30),
+         audit: ConnectionRefusalAudit) {
+        self.bodyTimeout = bodyTimeout
         self.audit = audit
         self.maxHeaderBytes = maxHeaderBytes
         self.headerTimeout = headerTimeout
@@ -100,8 +105,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 awaitingHead = false
                 headBytes = 0
                 terminator = 0
-                timer?.cancel()
-                timer = nil
+                // The body (if any) must follow within bodyTimeout; a request that ends at
+                // its head cancels this at once (requestEnded).
+                armBodyTimeout()
             }
         }
         context.fireChannelRead(data)
@@ -109,6 +115,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The decoder saw the end of a request: the next bytes start a new head.
     func requestEnded() {
+        timer?.cancel()
+        timer = nil
         awaitingHead = true
         headBytes = 0
         terminator = 0
@@ -146,12 +154,22 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// A body trickled slower than bodyTimeout allows gets 408 and the connection closed.
+    private func armBodyTimeout() {
+        timer?.cancel()
+        guard let context else { return }
+        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: bodyTimeout) { [weak self] in
+            guard let self, let context = self.context, !self.awaitingHead else { return }
+            self.reject(context: context, error: .requestTimeout(reason: "body_timeout"))
+        }
+    }
+
     private func reject(context: ChannelHandlerContext, error: GatewayError) {
         rejected = true
         timer?.cancel()
         audit.record(error, remote: context.channel.remoteAddress)
         let body = error.operationOutcome.json
-        let reason = error.status == 431 ? "Request Header Fields Too Large" : "Bad Request"
+        let reason = error.status == 431 ? "Request Header Fields Too Large" : error.status == 408 ? "Request Timeout" : "Bad Request"
         var out = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
         out.writeString("HTTP/1.1 \(error.status) \(reason)\r\nContent-Type: application/fhir+json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
         out.writeString(body)

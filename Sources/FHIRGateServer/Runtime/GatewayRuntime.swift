@@ -19,6 +19,8 @@ public final class GatewayRuntime: Sendable {
     let jwksClient: HTTPClient
     let limiter: GatewayRateLimiter
     let pageLinks: PageLinkSigner
+    /// Open-connection caps (in all and per client IP).
+    let admission = ConnectionAdmission()
     /// Bulk Data job records: in Redis when configured (shared by instances), else here.
     let bulkJobs: any BulkJobStore
     private let current: Mutex<GatewaySnapshot>

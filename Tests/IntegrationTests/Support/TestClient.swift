@@ -44,7 +44,8 @@ struct TestClient {
 final class RawTLSConnection: @unchecked Sendable {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
-    init(port: Int, caPEM: String, maxTLS: TLSVersion? = nil, minTLS: TLSVersion? = nil) async throws {
+    /// `useTLS: false` opens a plain TCP connection (for TLS-level garbage and silence).
+    init(port: Int, caPEM: String, maxTLS: TLSVersion? = nil, minTLS: TLSVersion? = nil, useTLS: Bool = true) async throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
         if let maxTLS { tls.maximumTLSVersion = maxTLS }
@@ -53,7 +54,9 @@ final class RawTLSConnection: @unchecked Sendable {
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    if useTLS {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    }
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }

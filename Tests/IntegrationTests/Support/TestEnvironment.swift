@@ -49,6 +49,9 @@ final class TestEnvironment: @unchecked Sendable {
         var policy: String?
         var redis: String?
         var onRedisError = "local"
+        var bodyTimeout = 30.0
+        var maxConnections = 20_000
+        var maxConnectionsPerIP = 20_000
     }
 
     /// A gateway config with one route (`/r4`) to `upstreamPort`.
@@ -69,6 +72,9 @@ final class TestEnvironment: @unchecked Sendable {
             max_body_bytes: \(options.maxBodyBytes)
             header_timeout_seconds: \(options.headerTimeout)
             idle_timeout_seconds: \(options.idleTimeout)
+            body_timeout_seconds: \(options.bodyTimeout)
+            max_connections: \(options.maxConnections)
+            max_connections_per_ip: \(options.maxConnectionsPerIP)
           drain_timeout_seconds: \(options.drainTimeout)
         admin:
           listen: "127.0.0.1:\(adminPort)"
