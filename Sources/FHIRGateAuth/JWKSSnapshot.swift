@@ -18,7 +18,7 @@ struct JWKSSnapshot: Sendable {
     static let empty = JWKSSnapshot(keys: [:], fetchedAt: .distantPast)
 
     /// Builds a snapshot key by key: one unusable key (`oct`, `use: enc`, unknown type)
-    /// is skipped instead of failing the whole set.
+    /// is skipped instead of failing the whole set; a set left with none is refused.
     static func make(jwksJSON: Data, settings: IssuerSettings) async throws -> JWKSSnapshot {
         guard let object = try JSONSerialization.jsonObject(with: jwksJSON) as? [String: Any],
               let list = object["keys"] as? [[String: Any]] else { throw TokenFailure.jwksUnreadable }
@@ -50,6 +50,9 @@ struct JWKSSnapshot: Sendable {
                 continue
             }
         }
+        // A set with no usable key is a broken answer, not a rotation to nothing: the last
+        // good keys stay (an issuer that signs tokens always publishes a key).
+        guard !keys.isEmpty else { throw TokenFailure.jwksUnreadable }
         return JWKSSnapshot(keys: keys, fetchedAt: Date())
     }
 

@@ -149,6 +149,17 @@ import Testing
         }
     }
 
+    @Test func junkFromTheJWKSEndpointKeepsLastGoodKeys() async throws {
+        let signer = try TestSigner.make("ES256")
+        try await withVerifier([signer], refreshInterval: 0.01) { verifier, server in
+            for junk in ["not json", #"{"keys": "nope"}"#, #"{"keys": [{"kty": "EC", "crv": "P-256"}]}"#, ""] {
+                server.set(jwks: junk)
+                #expect(await refused(verifier, try! signer.sign(claims(), header: ["kid": "rotated-away"])) == .unknownKeyID)
+                #expect(await refused(verifier, try! signer.sign(claims())) == nil, "junk \(junk.debugDescription) replaced the keys")
+            }
+        }
+    }
+
     @Test func burstOfUnknownKidsCausesOneFetch() async throws {
         let signer = try TestSigner.make("ES256")
         try await withVerifier([signer], refreshInterval: 1) { verifier, server in

@@ -38,6 +38,55 @@ extension IntegrationSuite {
         await f.stop()
     }
 
+    @Test func aBadCertificateOnReloadKeepsTheOldOne() async throws {
+        try await GatewayFixture.with { f in
+            try "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n"
+                .write(toFile: f.env.directory + "/server.pem", atomically: true, encoding: .utf8)
+            f.gateway.signal(SIGHUP)
+            for _ in 0..<50 where !f.gateway.log.contains("reload refused") { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(f.gateway.log.contains("reload refused"))
+            // New TLS connections still get the old, good certificate.
+            let fresh = try TestClient(caPEM: f.env.pki.caCertificatePEM)
+            let status = (try? await fresh.send(.GET, "\(f.base)/metadata"))?.status
+            await fresh.shutdown()
+            #expect(status == 200)
+            #expect(f.gateway.isRunning)
+        }
+    }
+
+    @Test func aSighupStormUnderLoadFailsNoRequest() async throws {
+        try await GatewayFixture.with { f in
+            let token = try f.token("system/*.rs")
+            let stop = Flag()
+            let load = Task {
+                try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            var sent = 0, failed = 0
+                            while !stop.isSet {
+                                let r = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token)
+                                sent += 1
+                                if r.status != 200 { failed += 1 }
+                            }
+                            return (sent, failed)
+                        }
+                    }
+                    return try await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+                }
+            }
+            for _ in 0..<50 {
+                f.gateway.signal(SIGHUP)
+                try await Task.sleep(for: .milliseconds(30))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            stop.set()
+            let (sent, failed) = try await load.value
+            print("SIGHUP storm: \(sent) requests, \(failed) failed, 50 reloads")
+            #expect(sent > 50 && failed == 0)
+            #expect(f.gateway.isRunning)
+        }
+    }
+
     @Test func sigtermDrainsAnInFlightRequest() async throws {
         var options = TestEnvironment.Options()
         options.readTimeout = 10

@@ -17,13 +17,22 @@ final class GatewaySnapshot: Sendable {
 
     init(config: GatewayConfig, policies: [String: PolicyFile], group: any EventLoopGroup, jwksClient: HTTPClient) throws {
         self.config = config
-        routes = try config.routes.map { try RouteRuntime(settings: $0, policy: $0.policyFile.flatMap { policies[$0] }, group: group) }
-        verifier = TokenVerifier(issuers: config.auth.issuers, clockSkewSeconds: config.auth.clockSkewSeconds, httpClient: jwksClient)
-        if let tls = config.server.tls {
-            sslContext = try Self.makeSSLContext(tls)
-        } else {
-            sslContext = nil
+        // What can fail without leaving anything to undo comes first (a certificate that
+        // does not load must not leave connection pools behind).
+        sslContext = try config.server.tls.map(Self.makeSSLContext)
+        var built: [RouteRuntime] = []
+        do {
+            for route in config.routes {
+                built.append(try RouteRuntime(settings: route, policy: route.policyFile.flatMap { policies[$0] }, group: group))
+            }
+        } catch {
+            // The pools already made are shut down, not dropped (an HTTP client must be).
+            let made = built
+            Task { for route in made { try? await route.httpClient.shutdown() } }
+            throw error
         }
+        routes = built
+        verifier = TokenVerifier(issuers: config.auth.issuers, clockSkewSeconds: config.auth.clockSkewSeconds, httpClient: jwksClient)
         loadedAt = Date()
     }
 

@@ -59,6 +59,8 @@ final class GatewayProcess: @unchecked Sendable {
 
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
+    var isRunning: Bool { process.isRunning }
+
     /// Waits for exit; returns the exit status, or nil on timeout.
     func waitForExit(timeout: TimeInterval) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)

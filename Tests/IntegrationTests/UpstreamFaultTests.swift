@@ -1,0 +1,86 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+extension IntegrationSuite {
+/// Upstreams that fail at the byte level. None of them produces a response that bypassed
+/// a check, and a response cut mid-stream closes the client's connection instead of
+/// looking complete.
+@Suite(.serialized) struct UpstreamFaultTests {
+    func fixture(_ upstream: RawUpstream, readTimeout: Double = 1.5) -> TestEnvironment.Options {
+        var o = TestEnvironment.Options()
+        o.upstreamOverride = "http://127.0.0.1:\(upstream.port)/fhir"
+        o.readTimeout = readTimeout
+        return o
+    }
+
+    @Test func malformedHTTPFromTheUpstreamGives502() async throws {
+        let upstream = try await RawUpstream { writer, _ in
+            try await writer.write(ByteBuffer(string: "HTTP/1.1 ??? What\r\nContent-Length: 3\r\n\r\nabc"))
+        }
+        defer { Task { await upstream.stop() } }
+        try await GatewayFixture.with(fixture(upstream)) { f in
+            let r = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: try f.token("user/*.rs"))
+            #expect(r.status == 502 && r.json["resourceType"] as? String == "OperationOutcome")
+            #expect(!r.text.contains("What") && !r.text.contains("127.0.0.1"))
+        }
+    }
+
+    @Test func aResetMidResponseClosesTheClientConnection() async throws {
+        let upstream = try await RawUpstream { writer, channel in
+            try await writer.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: 100000\r\n\r\n"))
+            try await writer.write(ByteBuffer(repeating: 0x41, count: 30_000))
+            try await Task.sleep(for: .milliseconds(50))
+            try await channel.close() // the upstream dies mid-body
+        }
+        defer { Task { await upstream.stop() } }
+        try await GatewayFixture.with(fixture(upstream)) { f in
+            // Streamed (unchecked) response: the client sees a cut, never a complete 100,000 bytes.
+            var request = HTTPClientRequest(url: "\(f.base)/Binary/b1")
+            request.headers.add(name: "Authorization", value: "Bearer " + (try f.token("user/*.rs")))
+            var received = 0
+            var failed = false
+            do {
+                let response = try await f.client.client.execute(request, timeout: .seconds(10))
+                for try await chunk in response.body { received += chunk.readableBytes }
+            } catch {
+                failed = true
+            }
+            #expect(failed && received < 100_000, "received \(received) bytes, failed: \(failed)")
+            // A checked response cut mid-body is a 502, not a partial resource.
+            let checked = try await f.client.send(.GET, "\(f.base)/Observation/o1", token: try f.token("patient/*.rs", patient: "pat-a"))
+            #expect(checked.status == 502)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(f.env.auditLines.contains { $0.contains("response_interrupted") || $0.contains("\"status\":200") })
+        }
+    }
+
+    @Test func aTricklingUpstreamIsStreamedAndAnIdleOneIsCut() async throws {
+        let upstream = try await RawUpstream { writer, _ in
+            try await writer.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: 20\r\n\r\n"))
+            for _ in 0..<10 {
+                try await writer.write(ByteBuffer(string: "ab"))
+                try await Task.sleep(for: .milliseconds(100)) // slower than nothing, faster than the read timeout
+            }
+        }
+        defer { Task { await upstream.stop() } }
+        try await GatewayFixture.with(fixture(upstream, readTimeout: 0.5)) { f in
+            let r = try await f.client.send(.GET, "\(f.base)/Binary/b1", token: try f.token("user/*.rs"))
+            #expect(r.status == 200 && r.text == String(repeating: "ab", count: 10))
+        }
+        let stalling = try await RawUpstream { writer, _ in
+            try await writer.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: 200\r\n\r\n{\"resourceType\":"))
+            try await Task.sleep(for: .seconds(30))
+        }
+        defer { Task { await stalling.stop() } }
+        try await GatewayFixture.with(fixture(stalling, readTimeout: 0.5)) { f in
+            // A checked read whose body stalls beyond the read timeout: 502/504, never a partial resource.
+            let started = ContinuousClock.now
+            let r = try await f.client.send(.GET, "\(f.base)/Observation/o1", token: try f.token("patient/*.rs", patient: "pat-a"))
+            #expect(r.status == 502 || r.status == 504)
+            #expect(started.duration(to: .now) < .seconds(5))
+        }
+    }
+}
+}
