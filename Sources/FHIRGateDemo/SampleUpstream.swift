@@ -69,6 +69,11 @@ public final class SampleUpstream: Sendable {
         for open in connections.withLock({ Array($0.values) }) { try? await open.close() }
     }
 
+    /// Back after `stop()`: new connections are served again (an upstream restart).
+    public func resume() {
+        stopped.store(false, ordering: .sequentiallyConsistent)
+    }
+
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, port: Int) async throws {
         if stopped.load(ordering: .sequentiallyConsistent) {
             try await connection.executeThenClose { _, _ in }

@@ -67,16 +67,22 @@ public final class GatewayRuntime: Sendable {
     public func reload() async -> Bool {
         do {
             let (config, policies) = try ConfigLoader.load(file: configFile)
-            let old = snapshot
-            if config.server.listen != old.config.server.listen {
+            let current = snapshot
+            if config.server.listen != current.config.server.listen {
                 logger.warning("server.listen changed: takes effect after a restart")
             }
-            if config.rateLimit.redis != old.config.rateLimit.redis || config.rateLimit.onRedisError != old.config.rateLimit.onRedisError {
+            if config.rateLimit.redis != current.config.rateLimit.redis || config.rateLimit.onRedisError != current.config.rateLimit.onRedisError {
                 logger.warning("rate_limit changed: takes effect after a restart")
             }
             let fresh = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
             await fresh.verifier.loadKeys()
-            current.withLock { $0 = fresh }
+            // Swap and take what was replaced in one step: reloads can overlap (SIGHUP and
+            // the file watcher), and each must retire exactly the snapshot it replaced.
+            let old = self.current.withLock { s in
+                let replaced = s
+                s = fresh
+                return replaced
+            }
             lastReloadError.withLock { $0 = nil }
             metrics.reload(succeeded: true)
             logger.info("configuration reloaded", metadata: ["routes": "\(config.routes.count)"])
