@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libhiredis-dev redis-server pkg-config
 SCRATCH ?= .build
 
-.PHONY: deps build release test policy-test demo check fuzz fuzz-smoke bench clean
+.PHONY: deps build release test policy-test demo check fuzz fuzz-build fuzz-smoke bench clean
 
 # Installs the system packages the build and tests need (when root), or says how.
 deps:
@@ -39,20 +39,29 @@ demo: build
 check: build
 	$(SCRATCH)/debug/fhirgate check --config Config/fhirgate.yaml
 
-# Fuzzing the request-side parsers and decisions with libFuzzer (see Fuzz/).
+# Fuzzing with libFuzzer (see Fuzz/): request-side parsers and decisions, the policy
+# loader, the RESP reader glue. `make fuzz` runs each for FUZZ_SECONDS; CI runs a smoke.
 FUZZ_SCRATCH ?= .build-fuzz
-FUZZ_BIN = $(FUZZ_SCRATCH)/release/FuzzRequest
+FUZZ_TARGETS = FuzzRequest FuzzPolicy FuzzRESP
 FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_STAMP = $(FUZZ_SCRATCH)/release/FuzzRESP
 
-$(FUZZ_BIN): $(wildcard Sources/FHIRGateCore/*.swift Sources/FHIRGateCore/*/*.swift Fuzz/Sources/*/*.swift)
+$(FUZZ_STAMP): $(wildcard Sources/*/*.swift Sources/*/*/*.swift Sources/*/*/*/*.swift Fuzz/Sources/*/*.swift)
 	rm -f $(FUZZ_SCRATCH)/*/release/description.json
 	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) -c release -Xswiftc -sanitize=fuzzer,address
 
-fuzz: $(FUZZ_BIN)
-	mkdir -p .fuzz-corpus && SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 .fuzz-corpus Fuzz/corpus/request
+fuzz-build: $(FUZZ_STAMP)
 
-fuzz-smoke: $(FUZZ_BIN)
-	tmp=$$(mktemp -d) && SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=20 -print_final_stats=1 $$tmp Fuzz/corpus/request; rc=$$?; rm -rf $$tmp; exit $$rc
+fuzz: $(FUZZ_STAMP)
+	for t in $(FUZZ_TARGETS); do mkdir -p .fuzz-corpus/$$t; \
+	  SWIFT_BACKTRACE=enable=no $(FUZZ_SCRATCH)/release/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    .fuzz-corpus/$$t Fuzz/corpus/$$(echo $$t | sed 's/Fuzz//' | tr A-Z a-z) || exit 1; done
+
+fuzz-smoke: $(FUZZ_STAMP)
+	for t in $(FUZZ_TARGETS); do tmp=$$(mktemp -d); \
+	  SWIFT_BACKTRACE=enable=no $(FUZZ_SCRATCH)/release/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1 \
+	    $$tmp Fuzz/corpus/$$(echo $$t | sed 's/Fuzz//' | tr A-Z a-z); rc=$$?; rm -rf $$tmp; [ $$rc = 0 ] || exit $$rc; done
 
 # Hot-path micro-benchmarks (release build).
 bench: deps

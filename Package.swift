@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FHIRGateRedis", targets: ["FHIRGateRedis"]),
         .library(name: "FHIRGateDemo", targets: ["FHIRGateDemo"]),
         .library(name: "FHIRGateAudit", targets: ["FHIRGateAudit"]),
+        .library(name: "FHIRGateServer", targets: ["FHIRGateServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),

@@ -1,5 +1,6 @@
 // swift-tools-version:6.2
-// libFuzzer targets for the pure decision module. Built apart from the main package, with
+// libFuzzer targets: the request-side decisions (FuzzRequest), the policy loader
+// (FuzzPolicy) and the RESP reader glue (FuzzRESP). Built apart from the main package, with
 // `-sanitize=fuzzer,address` on the command line so that FHIRGateCore itself carries the
 // coverage instrumentation (see the Makefile):
 //   make fuzz            (10 minutes)      make fuzz-smoke   (CI: a few seconds)
@@ -12,6 +13,18 @@ let package = Package(
         .executableTarget(
             name: "FuzzRequest",
             dependencies: [.product(name: "FHIRGateCore", package: "fhirgate")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        // The policy loader (YAML → compiled policy) and what it compiles.
+        .executableTarget(
+            name: "FuzzPolicy",
+            dependencies: [.product(name: "FHIRGateServer", package: "fhirgate"), .product(name: "FHIRGateCore", package: "fhirgate")],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        // The glue around hiredis's RESP reader and the command formatter.
+        .executableTarget(
+            name: "FuzzRESP",
+            dependencies: [.product(name: "FHIRGateRedis", package: "fhirgate")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
     ]

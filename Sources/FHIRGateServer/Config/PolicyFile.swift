@@ -61,15 +61,21 @@ public struct PolicyFile: Sendable {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             throw ConfigErrors([ConfigDiagnostic(file: file, line: 0, column: 0, message: "cannot read policy file")])
         }
+        var policy = try parse(text: text, file: file)
+        let tests = String(file.dropLast((file as NSString).pathExtension.count + 1)) + ".tests.yaml"
+        if FileManager.default.fileExists(atPath: tests) { policy.testsFile = tests }
+        return policy
+    }
+
+    /// The policy in `text`, as if read from `file` (which names it in diagnostics).
+    public static func parse(text: String, file: String) throws(ConfigErrors) -> PolicyFile {
+        let data = Data(text.utf8)
         let doc = YAMLDocument(file: file)
         let baseName = (file as NSString).lastPathComponent
         var policy = PolicyFile(file: file, name: baseName, contentHash: Hex.encode(SHA256.hash(data: data).prefix(8)),
                                 policy: Policy(name: baseName),
                                 readableOutsideCompartment: Authorizer.Settings(baseURL: "").readableOutsideCompartment,
                                 patientLinkedTypes: ["Device"])
-        let tests = String(file.dropLast((file as NSString).pathExtension.count + 1)) + ".tests.yaml"
-        if FileManager.default.fileExists(atPath: tests) { policy.testsFile = tests }
-
         if let root = doc.root(text: text), let top = doc.mapping(root, at: "(top level)", keys: topLevelKeys) {
             if let name = top.string("name") {
                 policy.name = name
