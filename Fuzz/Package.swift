@@ -10,21 +10,22 @@ let package = Package(
     name: "fhirgate-fuzz",
     dependencies: [.package(name: "fhirgate", path: "..")],
     targets: [
+        .target(name: "FuzzSupport"),
         .executableTarget(
             name: "FuzzRequest",
-            dependencies: [.product(name: "FHIRGateCore", package: "fhirgate")],
+            dependencies: ["FuzzSupport", .product(name: "FHIRGateCore", package: "fhirgate")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         // The policy loader (YAML → compiled policy) and what it compiles.
         .executableTarget(
             name: "FuzzPolicy",
-            dependencies: [.product(name: "FHIRGateServer", package: "fhirgate"), .product(name: "FHIRGateCore", package: "fhirgate")],
+            dependencies: ["FuzzSupport", .product(name: "FHIRGateServer", package: "fhirgate"), .product(name: "FHIRGateCore", package: "fhirgate")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         // The glue around hiredis's RESP reader and the command formatter.
         .executableTarget(
             name: "FuzzRESP",
-            dependencies: [.product(name: "FHIRGateRedis", package: "fhirgate")],
+            dependencies: ["FuzzSupport", .product(name: "FHIRGateRedis", package: "fhirgate")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
     ]

@@ -57,30 +57,13 @@ extension IntegrationSuite {
     @Test func aSighupStormUnderLoadFailsNoRequest() async throws {
         try await GatewayFixture.with { f in
             let token = try f.token("system/*.rs")
-            let stop = Flag()
-            let load = Task {
-                try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-                    for _ in 0..<4 {
-                        group.addTask {
-                            var sent = 0, failed = 0
-                            while !stop.isSet {
-                                let r = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token)
-                                sent += 1
-                                if r.status != 200 { failed += 1 }
-                            }
-                            return (sent, failed)
-                        }
-                    }
-                    return try await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
-                }
-            }
+            let load = SteadyLoad(f, url: "\(f.base)/Patient/pat-a", token: token)
             for _ in 0..<50 {
                 f.gateway.signal(SIGHUP)
                 try await Task.sleep(for: .milliseconds(30))
             }
             try await Task.sleep(for: .milliseconds(500))
-            stop.set()
-            let (sent, failed) = try await load.value
+            let (sent, failed) = try await load.finish()
             print("SIGHUP storm: \(sent) requests, \(failed) failed, 50 reloads")
             #expect(sent > 50 && failed == 0)
             #expect(f.gateway.isRunning)

@@ -89,24 +89,8 @@ extension IntegrationSuite {
             let policyFile = f.env.directory + "/policy.yaml"
             let hash = try #require(((try await f.client.send(.GET, admin + "/policies")).json["policies"] as? [[String: Any]])?.first?["hash"] as? String)
             let token = try f.token("patient/*.rs", patient: "pat-a")
-            let stop = Flag()
             // Load from four clients while the policy is broken.
-            let load = Task {
-                try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-                    for _ in 0..<4 {
-                        group.addTask {
-                            var sent = 0, failed = 0
-                            while !stop.isSet {
-                                let r = try await f.client.send(.GET, "\(f.base)/Observation", token: token)
-                                sent += 1
-                                if r.status != 200 { failed += 1 }
-                            }
-                            return (sent, failed)
-                        }
-                    }
-                    return try await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
-                }
-            }
+            let load = SteadyLoad(f, url: "\(f.base)/Observation", token: token)
             try await Task.sleep(for: .milliseconds(300))
             // Half-written, then wrong in three ways.
             try "name: trial\nrules:\n  - id: reads\n    match: { interactions: [read, sear".write(toFile: policyFile, atomically: false, encoding: .utf8)
@@ -121,8 +105,7 @@ extension IntegrationSuite {
             let reloadError = try #require(error)
             #expect(reloadError.contains("policy.yaml:2:1") && reloadError.contains("policy.yaml:5:29"), "\(reloadError)")
             try await Task.sleep(for: .milliseconds(500))
-            stop.set()
-            let (sent, failed) = try await load.value
+            let (sent, failed) = try await load.finish()
             #expect(sent > 20)
             #expect(failed == 0, "\(failed) of \(sent) requests failed while the policy was broken")
             let policies = try await f.client.send(.GET, admin + "/policies").json["policies"] as? [[String: Any]]
@@ -161,12 +144,4 @@ extension IntegrationSuite {
         }
     }
 }
-}
-
-/// A flag set once, read from many tasks.
-final class Flag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }

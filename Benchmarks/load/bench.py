@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Load benchmark: FHIRGate side by side with nginx (bare TLS proxy) and HAProxy (TLS +
+jwt_verify RS256 + scope regex + stick table), all on loopback in one run, measured with
+wrk. Prints a Markdown table (and writes it to RESULTS-latest.md).
+
+Run through Benchmarks/load/run.sh, which builds the release binary first.
+Everything runs on this machine's cores together with the load generator, so compare
+numbers within one run only.
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+FHIRGATE = os.environ.get("FHIRGATE_BINARY", os.path.join(ROOT, ".build", "release", "fhirgate"))
+DURATION = os.environ.get("BENCH_DURATION", "8s")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def write_static(www):
+    """The upstream's files: a 2.5 KB Patient, a 60 KB searchset Bundle of pat-a's
+    Observations, a 5 MB NDJSON file, and metadata for the gateway's probe."""
+    fhir = os.path.join(www, "fhir")
+    os.makedirs(os.path.join(fhir, "Patient"), exist_ok=True)
+    os.makedirs(os.path.join(fhir, "Binary"), exist_ok=True)
+    patient = {"resourceType": "Patient", "id": "pat-a", "meta": {"versionId": "1", "lastUpdated": "2026-01-15T10:00:00Z"},
+               "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + "Ana Rivera. " * 120 + "</div>"},
+               "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.9999", "value": "MRN-pat-a"}],
+               "name": [{"family": "Rivera", "given": ["Ana"]}], "gender": "female", "birthDate": "1984-03-02"}
+    open(os.path.join(fhir, "Patient", "pat-a"), "w").write(json.dumps(patient))
+    entries = []
+    i = 0
+    while len(json.dumps(entries)) < 60_000:
+        obs = {"resourceType": "Observation", "id": f"obs-{i}", "meta": {"versionId": "1", "lastUpdated": "2026-01-15T10:00:00Z"},
+               "status": "final", "subject": {"reference": "Patient/pat-a"}, "effectiveDateTime": "2026-01-10T09:15:00Z",
+               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+               "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}], "text": "Glucose"},
+               "valueQuantity": {"value": 95, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}}
+        entries.append({"fullUrl": f"http://127.0.0.1:1/fhir/Observation/obs-{i}", "resource": obs, "search": {"mode": "match"}})
+        i += 1
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries,
+              "link": [{"relation": "self", "url": "http://127.0.0.1:1/fhir/Observation?patient=pat-a"}]}
+    open(os.path.join(fhir, "Observation"), "w").write(json.dumps(bundle))
+    line = json.dumps({"resourceType": "Observation", "id": "x", "status": "final", "subject": {"reference": "Patient/pat-a"}}) + "\n"
+    with open(os.path.join(fhir, "Binary", "bulk-5mb"), "w") as f:
+        f.write(line * (5_000_000 // len(line)))
+    open(os.path.join(fhir, "metadata"), "w").write(json.dumps({"resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
+                                                             "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-01-01"}))
+    return {"small": len(json.dumps(patient)), "search": len(json.dumps(bundle))}
+
+
+def rs256_token(d, scope, client):
+    subprocess.run(["openssl", "genrsa", "-out", f"{d}/rs256.key", "2048"], check=True, capture_output=True)
+    subprocess.run(["openssl", "rsa", "-in", f"{d}/rs256.key", "-pubout", "-out", f"{d}/rs256.pub"], check=True, capture_output=True)
+    header = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    payload = b64(json.dumps({"iss": "https://as.bench", "aud": "bench", "exp": int(time.time()) + 3600, "scope": scope,
+                              "client_id": client}).encode())
+    signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", f"{d}/rs256.key"], input=f"{header}.{payload}".encode(),
+                               check=True, capture_output=True).stdout
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+def template(name, d, **ports):
+    text = open(os.path.join(HERE, name)).read().replace("{dir}", d)
+    for k, v in ports.items():
+        text = text.replace("{" + k + "}", str(v))
+    path = os.path.join(d, name)
+    open(path, "w").write(text)
+    return path
+
+
+def wait_port(port, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def pids_of(proc_or_pidfile):
+    """A process and its children (nginx workers)."""
+    if isinstance(proc_or_pidfile, str):
+        pid = int(open(proc_or_pidfile).read())
+    else:
+        pid = proc_or_pidfile.pid
+    out = [pid]
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return out + [int(c) for c in children]
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def peak_rss_mb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            m = re.search(r"VmHWM:\s+(\d+)", open(f"/proc/{pid}/status").read())
+            total += int(m.group(1)) if m else 0
+        except OSError:
+            pass
+    return total / 1024
+
+
+def wrk(url, headers, new_connections=False):
+    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+    for h in headers:
+        args += ["-H", h]
+    if new_connections:
+        args += ["-H", "Connection: close"]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+
+    def latency(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return None
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+    return {"rps": rps, "requests": requests, "p50": latency(50), "p99": latency(99),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="fhirgate-load-")
+    procs = []
+    try:
+        sizes = write_static(os.path.join(d, "www"))
+        up, ngx, hap, gw, adm = (free_port() for _ in range(5))
+        # Certificates and the gateway's signing key come from the gateway's own dev tooling.
+        fhirgate_token = lambda scope, patient, aud, client: subprocess.run(
+            [FHIRGATE, "token", "--state-dir", d, "--scope", scope, "--aud", aud, "--client", client]
+            + (["--patient", patient] if patient else []), capture_output=True, text=True, check=True).stdout.strip()
+        base = f"https://localhost:{gw}"
+        patient_token = fhirgate_token("patient/*.rs", "pat-a", base + "/patient/r4", "bench-app")
+        user_token = fhirgate_token("user/*.rs", None, base + "/provider/r4", "bench-app")
+        system_token = fhirgate_token("system/*.read", None, base + "/backend/r4", "bench-app")
+        shutil.copy(f"{d}/server.pem", f"{d}/haproxy.pem")
+        open(f"{d}/haproxy.pem", "a").write(open(f"{d}/server-key.pem").read())
+        hap_token = rs256_token(d, "patient/*.rs", "bench-app")
+
+        redis_port = free_port()
+        procs.append(subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                      stdout=subprocess.DEVNULL))
+        template("nginx-upstream.conf", d, upstream_port=up)
+        template("nginx-proxy.conf", d, upstream_port=up, nginx_port=ngx)
+        template("haproxy.cfg", d, upstream_port=up, haproxy_port=hap)
+        procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-upstream.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-proxy.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(["haproxy", "-f", f"{d}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        root = ROOT + "/Policies"
+        config = f"""
+server:
+  listen: "127.0.0.1:{gw}"
+  tls: {{ certificate: server.pem, private_key: server-key.pem, min_version: "1.2" }}
+  limits: {{ max_connections_per_ip: 20000 }}
+  watch_files: false
+admin:
+  listen: "127.0.0.1:{adm}"
+auth:
+  issuers:
+    - issuer: "https://auth.demo.fhirgate.local"
+      jwks_file: jwks.json
+rate_limit:
+  redis: "redis://127.0.0.1:{redis_port}/0"
+audit:
+  path: audit.jsonl
+  fsync: interval
+routes:
+  - {{ name: patient, base_url: "{base}/patient/r4", upstream: "http://127.0.0.1:{up}/fhir", policy: "{root}/g10-patient-facing.yaml", upstream_authorization: strip }}
+  - {{ name: provider, base_url: "{base}/provider/r4", upstream: "http://127.0.0.1:{up}/fhir", policy: "{root}/g10-provider-facing.yaml", upstream_authorization: strip }}
+  - {{ name: backend, base_url: "{base}/backend/r4", upstream: "http://127.0.0.1:{up}/fhir", policy: "{root}/bulk-export.yaml", upstream_authorization: strip }}
+"""
+        open(f"{d}/gateway.yaml", "w").write(config)
+        gateway = subprocess.Popen([FHIRGATE, "serve", "--config", f"{d}/gateway.yaml"], stderr=open(f"{d}/gateway.log", "w"),
+                                   env={**os.environ, "FHIRGATE_LOG_LEVEL": "warning"})
+        procs.append(gateway)
+        for p in (up, ngx, hap, gw):
+            wait_port(p)
+        time.sleep(1)
+
+        peers = {
+            "direct upstream": (None, lambda path: f"http://127.0.0.1:{up}/fhir{path}", []),
+            "nginx TLS proxy, no auth": (f"{d}/nginx-proxy.pid", lambda path: f"https://localhost:{ngx}/fhir{path}", []),
+            "HAProxy TLS + jwt_verify RS256 + scope regex + stick table": (hap_proc := procs[-2], lambda path: f"https://localhost:{hap}/fhir{path}",
+                                                                          [f"Authorization: Bearer {hap_token}"]),
+        }
+        cases = [
+            ("GET Patient (2.5 KB)", "/Patient/pat-a", "patient", patient_token, False),
+            ("GET Observation search (60 KB Bundle), guard on", "/Observation?patient=pat-a", "patient", patient_token, False),
+            ("GET Observation search (60 KB Bundle), guard off", "/Observation?patient=pat-a", "provider", user_token, False),
+            ("GET 5 MB NDJSON", "/Binary/bulk-5mb", "backend", system_token, False),
+            ("new TLS connection per request (GET Patient)", "/Patient/pat-a", "patient", patient_token, True),
+        ]
+        rows = []
+        for name, path, route, token, fresh in cases:
+            row = {"case": name}
+            for peer, (pidsrc, url, headers) in peers.items():
+                if "guard off" in name and peer != "direct upstream":
+                    continue
+                pids = pids_of(pidsrc) if pidsrc else []
+                before = cpu_ticks(pids)
+                r = wrk(url(path), headers, fresh)
+                used = cpu_ticks(pids) - before
+                r["cpu_us"] = used * 1e6 / os.sysconf("SC_CLK_TCK") / max(r["requests"], 1) if pids else None
+                r["rss"] = peak_rss_mb(pids) if pids else None
+                row[peer] = r
+            pids = [gateway.pid]
+            before = cpu_ticks(pids)
+            r = wrk(f"{base}/{route}/r4{path}".replace("localhost", "localhost"), [f"Authorization: Bearer {token}"], fresh)
+            r["cpu_us"] = (cpu_ticks(pids) - before) * 1e6 / os.sysconf("SC_CLK_TCK") / max(r["requests"], 1)
+            r["rss"] = peak_rss_mb(pids)
+            row["FHIRGate, everything on"] = r
+            rows.append(row)
+            print(name, {k: (v["rps"] if isinstance(v, dict) else v) for k, v in row.items() if k != "case"}, file=sys.stderr)
+
+        cpu = open("/proc/cpuinfo").read()
+        model = re.search(r"model name\s*:\s*(.*)", cpu)
+        lines = [f"Machine: {os.cpu_count()} cores, {model.group(1) if model else 'unknown CPU'}; wrk -t2 -c{CONNECTIONS} -d{DURATION}; "
+                 f"{time.strftime('%Y-%m-%d')}. Load generator, upstream (nginx, static files) and proxies share the cores.", ""]
+        peers_all = ["direct upstream", "nginx TLS proxy, no auth", "HAProxy TLS + jwt_verify RS256 + scope regex + stick table", "FHIRGate, everything on"]
+        lines.append("| case | " + " | ".join(peers_all) + " | FHIRGate/HAProxy | FHIRGate/nginx |")
+        lines.append("|---|" + "---:|" * (len(peers_all) + 2))
+
+        def cell(r):
+            if not r:
+                return "—"
+            text = f"{r['rps']:,.0f} req/s"
+            if r.get("p50") is not None:
+                text += f", p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms"
+            if r.get("cpu_us") is not None:
+                text += f", {r['cpu_us']:.0f} CPU µs/req, peak RSS {r['rss']:.0f} MB"
+            if r.get("non2xx"):
+                text += f", **{r['non2xx']} non-2xx**"
+            return text
+        for row in rows:
+            g = row.get("FHIRGate, everything on")
+            h = row.get("HAProxy TLS + jwt_verify RS256 + scope regex + stick table")
+            n = row.get("nginx TLS proxy, no auth")
+            ratio = lambda a, b: f"{a['rps'] / b['rps']:.2f}×" if a and b else "—"
+            lines.append(f"| {row['case']} | " + " | ".join(cell(row.get(p)) for p in peers_all) + f" | {ratio(g, h)} | {ratio(g, n)} |")
+        lines += ["", f"Sizes: Patient {sizes['small']:,} bytes, Bundle {sizes['search']:,} bytes. "
+                  "Reproduce: `Benchmarks/load/run.sh` (needs nginx, haproxy, wrk, redis-server)."]
+        table = "\n".join(lines)
+        print(table)
+        open(os.path.join(HERE, "RESULTS-latest.md"), "w").write(table + "\n")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
