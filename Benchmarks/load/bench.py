@@ -45,7 +45,7 @@ def write_static(www):
     os.makedirs(os.path.join(fhir, "Patient"), exist_ok=True)
     os.makedirs(os.path.join(fhir, "Binary"), exist_ok=True)
     patient = {"resourceType": "Patient", "id": "pat-a", "meta": {"versionId": "1", "lastUpdated": "2026-01-15T10:00:00Z"},
-               "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + "Ana Rivera. " * 120 + "</div>"},
+               "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + "Ana Rivera. " * 180 + "</div>"},
                "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.9999", "value": "MRN-pat-a"}],
                "name": [{"family": "Rivera", "given": ["Ana"]}], "gender": "female", "birthDate": "1984-03-02"}
     open(os.path.join(fhir, "Patient", "pat-a"), "w").write(json.dumps(patient))
@@ -158,6 +158,7 @@ def wrk(url, headers, new_connections=False):
 
 def main():
     d = tempfile.mkdtemp(prefix="fhirgate-load-")
+    os.chmod(d, 0o755)  # nginx workers run as an unprivileged user and read the static files
     procs = []
     try:
         sizes = write_static(os.path.join(d, "www"))
@@ -170,8 +171,11 @@ def main():
         patient_token = fhirgate_token("patient/*.rs", "pat-a", base + "/patient/r4", "bench-app")
         user_token = fhirgate_token("user/*.rs", None, base + "/provider/r4", "bench-app")
         system_token = fhirgate_token("system/*.read", None, base + "/backend/r4", "bench-app")
-        shutil.copy(f"{d}/server.pem", f"{d}/haproxy.pem")
-        open(f"{d}/haproxy.pem", "a").write(open(f"{d}/server-key.pem").read())
+        # One certificate (EC P-256, self-signed) for every proxy, so TLS costs the same.
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", f"{d}/server-key.pem", "-out", f"{d}/server.pem", "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+        open(f"{d}/haproxy.pem", "w").write(open(f"{d}/server.pem").read() + open(f"{d}/server-key.pem").read())
         hap_token = rs256_token(d, "patient/*.rs", "bench-app")
 
         redis_port = free_port()
@@ -182,7 +186,7 @@ def main():
         template("haproxy.cfg", d, upstream_port=up, haproxy_port=hap)
         procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-upstream.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-proxy.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(["haproxy", "-f", f"{d}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(["haproxy", "-f", f"{d}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=open(f"{d}/haproxy.err", "w")))
         root = ROOT + "/Policies"
         config = f"""
 server:
@@ -210,8 +214,14 @@ routes:
         gateway = subprocess.Popen([FHIRGATE, "serve", "--config", f"{d}/gateway.yaml"], stderr=open(f"{d}/gateway.log", "w"),
                                    env={**os.environ, "FHIRGATE_LOG_LEVEL": "warning"})
         procs.append(gateway)
-        for p in (up, ngx, hap, gw):
-            wait_port(p)
+        for label, p in (("upstream nginx", up), ("nginx proxy", ngx), ("haproxy", hap), ("fhirgate", gw)):
+            try:
+                wait_port(p)
+            except RuntimeError:
+                for log in ("nginx-upstream.err", "nginx-proxy.err", "haproxy.err", "gateway.log"):
+                    if os.path.exists(f"{d}/{log}"):
+                        print(f"--- {log}\n" + open(f"{d}/{log}").read()[-2000:], file=sys.stderr)
+                raise RuntimeError(f"{label} does not listen on {p}")
         time.sleep(1)
 
         peers = {
@@ -242,9 +252,17 @@ routes:
                 row[peer] = r
             pids = [gateway.pid]
             before = cpu_ticks(pids)
+            # BENCH_PERF=file: a perf profile of the gateway during its first case.
+            perf = None
+            if os.environ.get("BENCH_PERF") and not rows:
+                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"]],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             r = wrk(f"{base}/{route}/r4{path}".replace("localhost", "localhost"), [f"Authorization: Bearer {token}"], fresh)
             r["cpu_us"] = (cpu_ticks(pids) - before) * 1e6 / os.sysconf("SC_CLK_TCK") / max(r["requests"], 1)
             r["rss"] = peak_rss_mb(pids)
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                perf.wait()
             row["FHIRGate, everything on"] = r
             rows.append(row)
             print(name, {k: (v["rps"] if isinstance(v, dict) else v) for k, v in row.items() if k != "case"}, file=sys.stderr)
