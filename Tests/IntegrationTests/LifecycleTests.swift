@@ -5,37 +5,37 @@ extension IntegrationSuite {
 /// Reload and shutdown with real signals to the real binary.
 @Suite(.serialized) struct LifecycleTests {
     @Test func sighupWithBrokenConfigKeepsServingTheOldOne() async throws {
-        let f = try await GatewayFixture()
-        let token = try f.token("system/*.rs")
-        #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
+        try await GatewayFixture.with { f in
+            let token = try f.token("system/*.rs")
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
 
-        let good = try String(contentsOfFile: f.configFile, encoding: .utf8)
-        try (good + "\nunknown_section: 1\n").write(toFile: f.configFile, atomically: true, encoding: .utf8)
-        f.gateway.signal(SIGHUP)
-        for _ in 0..<50 where !f.gateway.log.contains("reload refused") { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
-        #expect(f.gateway.log.contains("gateway.yaml:"), "the refusal names file:line")
-        #expect(f.gateway.log.contains("unknown key 'unknown_section'"))
+            let good = try String(contentsOfFile: f.configFile, encoding: .utf8)
+            try (good + "\nunknown_section: 1\n").write(toFile: f.configFile, atomically: true, encoding: .utf8)
+            f.gateway.signal(SIGHUP)
+            for _ in 0..<50 where !f.gateway.log.contains("reload refused") { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token).status == 200)
+            #expect(f.gateway.log.contains("gateway.yaml:"), "the refusal names file:line")
+            #expect(f.gateway.log.contains("unknown key 'unknown_section'"))
 
-        // A good change is picked up without a restart: a second route appears.
-        let second = good.replacingOccurrences(of: "routes:\n", with: """
-        routes:
-          - name: second
-            base_url: "https://localhost:\(f.gateway.port)/second"
-            upstream: "http://127.0.0.1:\(f.upstreamPort)/fhir"
+            // A good change is picked up without a restart: a second route appears.
+            let second = good.replacingOccurrences(of: "routes:\n", with: """
+            routes:
+              - name: second
+                base_url: "https://localhost:\(f.gateway.port)/second"
+                upstream: "http://127.0.0.1:\(f.upstreamPort)/fhir"
 
-        """)
-        try second.write(toFile: f.configFile, atomically: true, encoding: .utf8)
-        let secondBase = "https://localhost:\(f.gateway.port)/second"
-        #expect(try await f.client.send(.GET, "\(secondBase)/metadata").status == 404)
-        f.gateway.signal(SIGHUP)
-        var status = 0
-        for _ in 0..<50 where status != 200 {
-            status = try await f.client.send(.GET, "\(secondBase)/metadata").status
-            if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            """)
+            try second.write(toFile: f.configFile, atomically: true, encoding: .utf8)
+            let secondBase = "https://localhost:\(f.gateway.port)/second"
+            #expect(try await f.client.send(.GET, "\(secondBase)/metadata").status == 404)
+            f.gateway.signal(SIGHUP)
+            var status = 0
+            for _ in 0..<50 where status != 200 {
+                status = try await f.client.send(.GET, "\(secondBase)/metadata").status
+                if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(status == 200)
         }
-        #expect(status == 200)
-        await f.stop()
     }
 
     @Test func aBadCertificateOnReloadKeepsTheOldOne() async throws {
