@@ -54,16 +54,14 @@ public enum PatchDocumentCheck {
 
     static let table: [String: Set<String>] = Dictionary(uniqueKeysWithValues: R4Tables.patientCompartment.keys.map { ($0, compute($0)) })
 
+    /// The first element of every compiled compartment path (and of the `patient` parameter).
     static func compute(_ type: String) -> Set<String> {
-        var expressions = (R4Tables.patientCompartment[type] ?? []).map(\.expression)
-        if let patient = R4Tables.searchParameter("patient", on: type), patient.type == .reference { expressions.append(patient.expression) }
+        var paths = R4Tables.compartmentPaths[type] ?? []
+        if let patient = R4Tables.searchParameter("patient", on: type), patient.type == .reference { paths.append(patient.paths) }
         var names: Set<String> = ["resourceType", "id"]
-        for expression in expressions {
-            for part in expression.components(separatedBy: "|") {
-                let p = part.trimmingCharacters(in: .whitespaces)
-                guard p.hasPrefix(type + ".") else { continue }
-                let element = p.dropFirst(type.count + 1).prefix { $0 != "." && $0 != "(" }
-                if !element.isEmpty { names.insert(String(element)) }
+        for compiled in paths {
+            for path in compiled.paths {
+                if let first = path.first { names.insert(String(decoding: first, as: UTF8.self)) }
             }
         }
         return names

@@ -27,6 +27,8 @@ public struct PolicyDecision: Sendable, Equatable {
     public var bulkTypes: [String]?
     /// Policy rules that matched (for `explain` and policy tests).
     public var matchedRules: [String] = []
+    /// The enforcing rule that denied the request, if one did (audit `policy_rule`).
+    public var denyingRule: String?
     /// What a report-only policy or rule would have denied (audit `would_deny`).
     public var wouldDeny: [String] = []
     /// Report-only data rules: rule id → labels whose resources would have been withheld.

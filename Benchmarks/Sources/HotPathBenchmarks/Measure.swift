@@ -14,8 +14,7 @@ func blackHole<T>(_ value: T) {
 
 func measure(_ name: String, minimum: Duration = .milliseconds(300), _ body: () -> Void) -> Measurement {
     for _ in 0..<1000 { body() } // warm up
-    var samples: [Double] = []
-    var total = 0
+    var runs: [(Duration, Int)] = []
     for _ in 0..<5 {
         let clock = ContinuousClock()
         var n = 0
@@ -26,12 +25,17 @@ func measure(_ name: String, minimum: Duration = .milliseconds(300), _ body: () 
             n += 256
             elapsed = start.duration(to: clock.now)
         }
-        let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-        samples.append(ns / Double(n))
-        total += n
+        runs.append((elapsed, n))
     }
-    samples.sort()
-    return Measurement(name: name, nanosecondsPerOp: samples[2], operations: total)
+    return Measurement(name, runs)
+}
+
+extension Measurement {
+    /// The median of the runs' ns per operation, and how many operations ran in all.
+    init(_ name: String, _ runs: [(elapsed: Duration, operations: Int)]) {
+        let perOp = runs.map { (Double($0.elapsed.components.seconds) * 1e9 + Double($0.elapsed.components.attoseconds) / 1e9) / Double($0.operations) }
+        self.init(name: name, nanosecondsPerOp: perOp.sorted()[perOp.count / 2], operations: runs.reduce(0) { $0 + $1.operations })
+    }
 }
 
 func report(_ results: [Measurement]) {
@@ -46,8 +50,7 @@ func report(_ results: [Measurement]) {
 /// The async variant (token verification, Redis round trips).
 func measureAsync(_ name: String, minimum: Duration = .milliseconds(300), _ body: () async -> Void) async -> Measurement {
     for _ in 0..<200 { await body() }
-    var samples: [Double] = []
-    var total = 0
+    var runs: [(Duration, Int)] = []
     for _ in 0..<5 {
         let clock = ContinuousClock()
         var n = 0
@@ -58,12 +61,9 @@ func measureAsync(_ name: String, minimum: Duration = .milliseconds(300), _ body
             n += 32
             elapsed = start.duration(to: clock.now)
         }
-        let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-        samples.append(ns / Double(n))
-        total += n
+        runs.append((elapsed, n))
     }
-    samples.sort()
-    return Measurement(name: name, nanosecondsPerOp: samples[2], operations: total)
+    return Measurement(name, runs)
 }
 
 /// Latency percentiles of single awaited operations, in microseconds.

@@ -50,7 +50,9 @@ public struct BulkExportJob: Codable, Sendable, Equatable {
     }
 
     /// The owner key for concurrency limits: one client of one issuer.
-    public var ownerKey: String { issuer + "|" + (clientID ?? "-") }
+    public var ownerKey: String { Self.ownerKey(issuer: issuer, clientID: clientID) }
+
+    public static func ownerKey(issuer: String, clientID: String?) -> String { issuer + "|" + (clientID ?? "-") }
 
     /// Whether `token` may poll, cancel or download this job: the same issuer, client and
     /// subject that started it (anyone else gets the 404 of a job that does not exist),

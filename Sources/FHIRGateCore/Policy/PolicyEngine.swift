@@ -39,7 +39,11 @@ public struct PolicyEngine: Sendable {
             }
         }
 
-        let isSearch = [.searchType, .searchSystem, .searchCompartment].contains(request.interaction)
+        let isSearch: Bool
+        switch request.interaction {
+        case .searchType, .searchSystem, .searchCompartment: isSearch = true
+        default: isSearch = false
+        }
         if isSearch, let surface = policy.search, let error = surface.check(request) { deny(error, id: "search") }
 
         if context == .patient, let type = request.resourceType {
@@ -58,6 +62,7 @@ public struct PolicyEngine: Sendable {
         result.matchedRules = rules.matched
         result.wouldDeny += rules.wouldDeny
         if let rule = rules.denial {
+            if !fileTrial { result.denyingRule = rule.id }
             deny(GatewayError.policyDenied(status: rule.status, reason: "policy_rule:" + rule.id), id: rule.id)
         } else if rules.deniedByDefault {
             deny(.forbidden(reason: "policy_default_deny"), id: "default_deny")
@@ -79,6 +84,7 @@ public struct PolicyEngine: Sendable {
             var denied = PolicyDecision.deny(enforced)
             denied.context = context
             denied.matchedRules = result.matchedRules
+            denied.denyingRule = result.denyingRule
             denied.wouldDeny = result.wouldDeny
             return denied
         }

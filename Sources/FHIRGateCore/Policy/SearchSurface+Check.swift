@@ -10,12 +10,10 @@ extension Policy.SearchSurface {
                 guard allowed.contains(p.value) else { return .malformedRequest(reason: "policy_\(p.code.dropFirst())_not_allowed") }
             case "_has":
                 guard has else { return .malformedRequest(reason: "policy_has_not_allowed") }
-            case "_count":
-                if let maxCount, (Int(p.value) ?? Int.max) > maxCount { return .malformedRequest(reason: "policy_count_too_large") }
-                guard common.contains("_count") || type.flatMap({ parameters[$0]?.contains("_count") }) == true else {
-                    return .malformedRequest(reason: "policy_search_parameter_not_allowed")
-                }
             default:
+                if p.code == "_count", let maxCount, (Int(p.value) ?? Int.max) > maxCount {
+                    return .malformedRequest(reason: "policy_count_too_large")
+                }
                 if p.chain != nil, !chains { return .malformedRequest(reason: "policy_chain_not_allowed") }
                 guard common.contains(p.code) || type.flatMap({ parameters[$0]?.contains(p.code) }) == true else {
                     return .malformedRequest(reason: "policy_search_parameter_not_allowed")

@@ -132,7 +132,7 @@ struct BulkJobPhase {
         return GatewayResponse(status: .accepted, headers: headers, body: .stream(upstream.body))
     }
 
-    static func owner(_ token: AccessToken) -> String { token.issuer + "|" + (token.clientID ?? "-") }
+    static func owner(_ token: AccessToken) -> String { BulkExportJob.ownerKey(issuer: token.issuer, clientID: token.clientID) }
 
     /// `scheme://host[:port]` of an absolute URL (the upstream's files may sit anywhere
     /// on the upstream server, not only under its FHIR base).

@@ -61,10 +61,7 @@ final class InProcessBulkJobStore: BulkJobStore {
     func delete(_ job: BulkExportJob) async throws {
         state.withLock { s in
             s.jobs.removeValue(forKey: job.id)
-            for (owner, var slots) in s.slots {
-                slots = slots.filter { $0.key != job.id }
-                s.slots[owner] = slots
-            }
+            _ = s.slots[job.ownerKey]?.removeValue(forKey: job.id)
         }
     }
 }

@@ -87,11 +87,7 @@ struct RequestContext: Sendable {
         r.policyHash = route?.policy?.contentHash
         if let d = decision {
             if !d.wouldDeny.isEmpty { r.wouldDeny = d.wouldDeny.joined(separator: ",") }
-            if case .deny = d.effect, let rule = d.reason.split(separator: ":", maxSplits: 1).last, d.reason.hasPrefix("policy_rule:") {
-                r.policyRule = String(rule)
-            } else if !d.matchedRules.isEmpty {
-                r.policyRule = d.matchedRules.joined(separator: ",")
-            }
+            r.policyRule = d.denyingRule ?? (d.matchedRules.isEmpty ? nil : d.matchedRules.joined(separator: ","))
         }
         r.upstreamStatus = upstreamStatus
         r.bytesIn = body.readableBytes

@@ -25,6 +25,18 @@ public struct PolicyEvaluator: Sendable {
         public var status: Int { if case .deny(let e) = decision.effect { e.status } else { 200 } }
     }
 
+    /// The decision for a classified request: SMART scopes, then the body of a write or
+    /// Bundle, then the policy (which can only narrow). Returns the scopes' decision too.
+    public func decide(_ request: FHIRRequest, body: [UInt8], token: AccessToken?) -> (scopes: PolicyDecision, final: PolicyDecision) {
+        var decision = authorizer.decide(request, token: token)
+        if decision.isAllowed, request.interaction.isWrite {
+            decision = bodyCheck.check(request, body: body, token: token, decision: decision)
+        }
+        let scopes = decision
+        if let engine { decision = engine.evaluate(request, token: token, decision: decision) }
+        return (scopes, decision)
+    }
+
     /// `target` is relative to the route's base (`/Observation?patient=123`).
     public func trace(method: String, target: String, body: [UInt8]? = nil, ifNoneExist: String? = nil, token: AccessToken?) -> Trace {
         do {
@@ -34,12 +46,7 @@ public struct PolicyEvaluator: Sendable {
             if m == .POST, parsed.segments.last == "_search", let body { formItems = try RequestTarget.parseQuery(body) }
             let request = try RequestClassifier().classify(method: m, segments: parsed.segments, query: parsed.query, ifNoneExist: ifNoneExist,
                                                            formBody: formItems)
-            var decision = authorizer.decide(request, token: token)
-            if decision.isAllowed, request.interaction.isWrite {
-                decision = bodyCheck.check(request, body: body ?? [], token: token, decision: decision)
-            }
-            let scopeDecision = decision
-            if let engine { decision = engine.evaluate(request, token: token, decision: decision) }
+            let (scopeDecision, decision) = decide(request, body: body ?? [], token: token)
             return Trace(request: request, scopeDecision: scopeDecision, decision: decision)
         } catch let error as GatewayError {
             return Trace(request: nil, scopeDecision: nil, decision: .deny(error))

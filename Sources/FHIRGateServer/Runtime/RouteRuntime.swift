@@ -9,11 +9,9 @@ import NIOSSL
 final class RouteRuntime: Sendable {
     let settings: RouteSettings
     let policy: PolicyFile?
-    let authorizer: Authorizer
-    let bodyCheck: RequestBodyCheck
+    /// Scopes, request bodies and the route's compiled policy, in one pure decision.
+    let evaluator: PolicyEvaluator
     let responseGuard: ResponseGuard
-    /// The route's compiled policy (nil: scopes alone decide).
-    let engine: PolicyEngine?
     let httpClient: HTTPClient
     /// The Authorization value sent upstream in `replace` mode.
     let upstreamCredential: String?
@@ -22,10 +20,8 @@ final class RouteRuntime: Sendable {
     init(settings: RouteSettings, policy: PolicyFile?, group: any EventLoopGroup) throws {
         self.settings = settings
         self.policy = policy
-        authorizer = Authorizer(settings: policy?.authorizerSettings(baseURL: settings.baseURL) ?? .init(baseURL: settings.baseURL))
-        bodyCheck = RequestBodyCheck(authorizer: authorizer)
+        evaluator = PolicyEvaluator(policy: policy, baseURL: settings.baseURL)
         responseGuard = ResponseGuard(base: settings.baseURL)
-        engine = policy.map { PolicyEngine(policy: $0.policy) }
         if case .replace(let file) = settings.upstreamAuthorization {
             upstreamCredential = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         } else {
@@ -53,6 +49,8 @@ final class RouteRuntime: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         httpClient = HTTPClient(eventLoopGroup: group, configuration: configuration)
     }
+
+    var authorizer: Authorizer { evaluator.authorizer }
 
     /// The realm in `WWW-Authenticate` answers.
     var realm: String { settings.baseURL }

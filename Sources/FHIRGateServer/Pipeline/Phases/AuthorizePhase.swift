@@ -18,12 +18,9 @@ struct AuthorizePhase {
             request.isSignedPageLink = true
             ctx.request = request
         }
-        var decision = route.authorizer.decide(request, token: ctx.token)
-        if decision.isAllowed, request.interaction.isWrite {
-            decision = route.bodyCheck.check(request, body: Array(ctx.body.readableBytesView), token: ctx.token, decision: decision)
-        }
-        // The policy can only narrow what the scopes allowed.
-        if let engine = route.engine { decision = engine.evaluate(request, token: ctx.token, decision: decision) }
+        // Scopes, body, then the policy, which can only narrow what the scopes allowed.
+        let decision = route.evaluator.decide(request, body: request.interaction.isWrite ? Array(ctx.body.readableBytesView) : [],
+                                              token: ctx.token).final
         ctx.decision = decision
         if case .deny(let error) = decision.effect { throw error }
     }
