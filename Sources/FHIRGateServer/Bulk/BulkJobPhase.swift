@@ -122,6 +122,11 @@ struct BulkJobPhase {
         do {
             try await jobs.save(job, slot: slot)
         } catch {
+            // Nobody could ever poll this job: cancel it upstream rather than leave it running.
+            var cancel = HTTPClientRequest(url: location)
+            cancel.method = .DELETE
+            ForwardPhase.addIdentity(to: &cancel.headers, ctx, route: route)
+            if let response = try? await route.httpClient.execute(cancel, timeout: .seconds(5)) { _ = try? await response.body.collect(upTo: 1 << 16) }
             throw .serviceUnavailable(reason: "bulk_job_store_unavailable")
         }
         ctx.bulkJob = job
