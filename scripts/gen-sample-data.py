@@ -61,6 +61,11 @@ for pid, family, given, gender, birth in patients:
     resources.append({"resourceType": "Provenance", "id": "prov-" + pid, "meta": META,
                       "target": [{"reference": "Condition/cond-" + pid}], "recorded": "2026-01-10T09:30:00Z",
                       "agent": [{"who": {"reference": "Practitioner/prac-1"}}]})
+    # The lab results' provenance, one each (so _revinclude has something on every page).
+    for i in range(2):
+        resources.append({"resourceType": "Provenance", "id": f"prov-lab-{i}-{pid}", "meta": META,
+                          "target": [{"reference": f"Observation/obs-lab-{i}-{pid}"}], "recorded": "2026-01-10T09:40:00Z",
+                          "agent": [{"who": {"reference": "Organization/org-1"}}]})
 
 # Cross-patient data: B's Observation performed by A (in A's compartment via performer,
 # in B's via subject) and a Provenance about A's Condition.

@@ -103,22 +103,23 @@ extension SampleUpstream {
             }
             let type = segments[0]
             let matches = store.withLock { $0.search(type, params) }
-            var entries: [[String: Any]] = matches.map { ["fullUrl": "\(base)/\(type)/\($0["id"] as? String ?? "")", "resource": $0, "search": ["mode": "match"]] }
+            // HAPI-style paging: `_count` matches a page, `next` is `[base]?_getpages=<id>&_getpagesoffset=N`;
+            // `_revinclude=Provenance:target` brings, on each page, the Provenance of that page's matches.
+            let count = params.first { $0.0 == "_count" }.flatMap { Int($0.1) } ?? 50
+            let offset = params.first { $0.0 == "_getpagesoffset" }.flatMap { Int($0.1) } ?? 0
+            let pageMatches = Array(matches.dropFirst(offset).prefix(count))
+            var page: [[String: Any]] = pageMatches.map { ["fullUrl": "\(base)/\(type)/\($0["id"] as? String ?? "")", "resource": $0, "search": ["mode": "match"]] }
             if params.contains(where: { $0.0 == "_revinclude" && $0.1 == "Provenance:target" }) {
-                let ids = Set(matches.map { "\(type)/\($0["id"] as? String ?? "")" })
+                let ids = Set(pageMatches.map { "\(type)/\($0["id"] as? String ?? "")" })
                 for p in store.withLock({ $0.byType["Provenance"] ?? [] }) {
                     let targets = (p.resource["target"] as? [[String: Any]] ?? []).compactMap { $0["reference"] as? String }
                     if targets.contains(where: ids.contains) {
-                        entries.append(["fullUrl": "\(base)/Provenance/\(p.id)", "resource": p.resource, "search": ["mode": "include"]])
+                        page.append(["fullUrl": "\(base)/Provenance/\(p.id)", "resource": p.resource, "search": ["mode": "include"]])
                     }
                 }
             }
-            // HAPI-style paging: `_count` pages, `next` is `[base]?_getpages=<id>&_getpagesoffset=N`.
-            let count = params.first { $0.0 == "_count" }.flatMap { Int($0.1) } ?? 50
-            let offset = params.first { $0.0 == "_getpagesoffset" }.flatMap { Int($0.1) } ?? 0
-            let page = Array(entries.dropFirst(offset).prefix(count))
             var links: [[String: Any]] = [["relation": "self", "url": "\(base)/\(type)?\(query)"]]
-            if offset + count < entries.count {
+            if offset + count < matches.count {
                 let id = Data((type + "?" + query.split(separator: "&").filter { !$0.hasPrefix("_getpages") }.joined(separator: "&")).utf8)
                     .base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
                 links.append(["relation": "next", "url": "\(base)?_getpages=\(id)&_getpagesoffset=\(offset + count)&_count=\(count)&_bundletype=searchset"])

@@ -66,6 +66,16 @@ extension IntegrationSuite {
                 url = link(page, "next")
             }
             #expect(Set(seen) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a", "obs-vital-pat-a"])
+            // With _revinclude=Provenance:target, A's provenance comes with each page, none of B's.
+            var withProvenance: [String] = []
+            url = "\(f.base)/Observation?_revinclude=Provenance:target&_count=1"
+            while let u = url {
+                let page = try await f.client.send(.GET, u, token: try f.token("patient/Observation.rs patient/Provenance.rs", patient: "pat-a"))
+                #expect(page.status == 200)
+                withProvenance += entryIDs(page)
+                url = link(page, "next")
+            }
+            #expect(Set(withProvenance) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a", "obs-vital-pat-a", "prov-lab-0-pat-a", "prov-lab-1-pat-a"])
             // B presenting A's page link gets what a link that never existed gets.
             let stolen = try await f.client.send(.GET, next, token: b)
             #expect(stolen.status == 404)
