@@ -26,10 +26,14 @@ public final class AuditWriter: Sendable {
     /// Resumes a waiter exactly once: with true when written, false on timeout.
     final class WriteNotice: Sendable {
         private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        let deadline: ContinuousClock.Instant
 
-        init(_ c: CheckedContinuation<Bool, Never>) {
+        init(_ c: CheckedContinuation<Bool, Never>, deadline: ContinuousClock.Instant) {
+            self.deadline = deadline
             continuation.withLock { $0 = c }
         }
+
+        var isPending: Bool { continuation.withLock { $0 != nil } }
 
         func resume(_ written: Bool) {
             continuation.withLock { c in
@@ -62,6 +66,10 @@ public final class AuditWriter: Sendable {
     let syslog: SyslogSink?
     private let state = Mutex(State())
     private let wake = NSCondition()
+    /// Times out waiters whose record the disk has not taken in time. One thread for all
+    /// of them: a timer per request (as `DispatchQueue.asyncAfter` was) cost more than
+    /// writing the record.
+    private let watchdog = WriteWatchdog()
 
     public init(path: String, capacity: Int = 10_000, fsync: FsyncMode = .interval, rotateBytes: Int? = nil, format: Format = .jsonl,
                 syslog: SyslogSink? = nil) throws {
@@ -95,11 +103,10 @@ public final class AuditWriter: Sendable {
     public func appendAndWait(_ record: AuditRecord, timeout: Duration = .seconds(3600)) async -> Bool {
         await waitForRoom()
         return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let notice = WriteNotice(c)
+            let notice = WriteNotice(c, deadline: .now + timeout)
             state.withLock { $0.queue.append(Entry(record: record, written: notice)) }
             signalWriter()
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { notice.resume(false) }
+            watchdog.watch(notice)
         }
     }
 

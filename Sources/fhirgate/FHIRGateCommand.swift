@@ -3,7 +3,6 @@ import FHIRGateServer
 import Foundation
 import Logging
 
-@main
 struct FHIRGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fhirgate",

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The gateway's Prometheus metrics. One registry per gateway instance (not the global
 /// swift-metrics bootstrap), so several gateways can run in one test process.
@@ -18,12 +19,44 @@ final class GatewayMetrics: Sendable {
     static var upstreamUp: MetricNameDescriptor { MetricNameDescriptor(namespace: "fhirgate", metricName: "upstream", unitName: "up",
                                                  helpText: "Whether the route's upstream answered its last probe") }
 
+    /// The per-request handles, looked up in the registry once per label set: the
+    /// registry's own lookup builds label arrays and strings on every call.
+    private struct RequestHandles {
+        var counters: [CounterKey: Counter] = [:]
+        var durations: [String: (request: DurationHistogram, upstream: DurationHistogram)] = [:]
+    }
+
+    private struct CounterKey: Hashable {
+        let route: String
+        let status: Int
+        let decision: String
+    }
+
+    private let handles = Mutex(RequestHandles())
+
     func requestFinished(route: String, status: Int, decision: String, duration: Duration, upstream: Duration?) {
-        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("status", String(status)), ("decision", decision)]).increment()
-        registry.makeDurationHistogram(descriptor: Self.duration, labels: [("route", route)], buckets: Self.buckets).record(duration)
-        if let upstream {
-            registry.makeDurationHistogram(descriptor: Self.upstreamDuration, labels: [("route", route)], buckets: Self.buckets).record(upstream)
+        let key = CounterKey(route: route, status: status, decision: decision)
+        let (counter, histograms) = handles.withLock { h in
+            (h.counters[key], h.durations[route])
         }
+        (counter ?? makeCounter(key)).increment()
+        let (requestHistogram, upstreamHistogram) = histograms ?? makeHistograms(route)
+        requestHistogram.record(duration)
+        if let upstream { upstreamHistogram.record(upstream) }
+    }
+
+    private func makeCounter(_ key: CounterKey) -> Counter {
+        let counter = registry.makeCounter(descriptor: Self.requests,
+                                           labels: [("route", key.route), ("status", String(key.status)), ("decision", key.decision)])
+        handles.withLock { $0.counters[key] = counter }
+        return counter
+    }
+
+    private func makeHistograms(_ route: String) -> (request: DurationHistogram, upstream: DurationHistogram) {
+        let made = (request: registry.makeDurationHistogram(descriptor: Self.duration, labels: [("route", route)], buckets: Self.buckets),
+                    upstream: registry.makeDurationHistogram(descriptor: Self.upstreamDuration, labels: [("route", route)], buckets: Self.buckets))
+        handles.withLock { $0.durations[route] = made }
+        return made
     }
 
     static var connectionsRefused: MetricNameDescriptor {

@@ -25,7 +25,19 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var awaitingHead = true
     private var headBytes = 0
     private var terminator: UInt32 = 0
-    private var timer: Scheduled<Void>?
+    /// What happens when `deadline` passes: close quietly (head or idle timeout), or
+    /// answer 408 (body timeout).
+    private enum Expiry { case close, bodyTimeout }
+    private var deadline: NIODeadline?
+    private var expiry = Expiry.close
+    /// One repeating check per connection instead of a timer scheduled and cancelled for
+    /// every phase of every request (three per request, a measurable share of the
+    /// per-request cost); timeouts are kept to within one tick.
+    private var ticker: Scheduled<Void>?
+    private var tick: TimeAmount {
+        let shortest = min(headerTimeout, idleTimeout, bodyTimeout)
+        return max(.milliseconds(50), min(.seconds(1), .nanoseconds(shortest.nanoseconds / 4)))
+    }
     private var context: ChannelHandlerContext?
     private var rejected = false
     /// Bytes of the request line being read (validated at its LF).
@@ -49,7 +61,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
+        ticker?.cancel()
+        ticker = nil
         self.context = nil
     }
 
@@ -59,8 +72,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        ticker?.cancel()
+        ticker = nil
+        deadline = nil
         context.fireChannelInactive()
     }
 
@@ -115,8 +129,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The decoder saw the end of a request: the next bytes start a new head.
     func requestEnded() {
-        timer?.cancel()
-        timer = nil
+        deadline = nil
         awaitingHead = true
         headBytes = 0
         terminator = 0
@@ -145,28 +158,45 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func arm(_ amount: TimeAmount) {
-        timer?.cancel()
-        guard let context else { return }
-        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: amount) { [weak self] in
-            guard let self, let context = self.context else { return }
-            // Either a head that never completed or an idle keep-alive: just close.
-            context.close(promise: nil)
-        }
+        set(amount, .close)
     }
 
     /// A body trickled slower than bodyTimeout allows gets 408 and the connection closed.
     private func armBodyTimeout() {
-        timer?.cancel()
+        set(bodyTimeout, .bodyTimeout)
+    }
+
+    private func set(_ amount: TimeAmount, _ kind: Expiry) {
         guard let context else { return }
-        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: bodyTimeout) { [weak self] in
-            guard let self, let context = self.context, !self.awaitingHead else { return }
-            self.reject(context: context, error: .requestTimeout(reason: "body_timeout"))
+        deadline = .now() + amount
+        expiry = kind
+        if ticker == nil { scheduleTick(context) }
+    }
+
+    private func scheduleTick(_ context: ChannelHandlerContext) {
+        ticker = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: tick) { [weak self] in
+            guard let self, let context = self.context else { return }
+            self.ticker = nil
+            self.check()
+            if self.deadline != nil, context.channel.isActive { self.scheduleTick(context) }
+        }
+    }
+
+    private func check() {
+        guard let deadline, deadline <= .now(), let context else { return }
+        self.deadline = nil
+        switch expiry {
+        case .close:
+            // Either a head that never completed or an idle keep-alive: just close.
+            context.close(promise: nil)
+        case .bodyTimeout:
+            if !awaitingHead { reject(context: context, error: .requestTimeout(reason: "body_timeout")) }
         }
     }
 
     private func reject(context: ChannelHandlerContext, error: GatewayError) {
         rejected = true
-        timer?.cancel()
+        deadline = nil
         audit.record(error, remote: context.channel.remoteAddress)
         let body = error.operationOutcome.json
         let reason = error.status == 431 ? "Request Header Fields Too Large" : error.status == 408 ? "Request Timeout" : "Bad Request"
