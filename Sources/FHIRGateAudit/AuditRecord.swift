@@ -11,6 +11,8 @@ public struct AuditRecord: Sendable, Equatable {
     public var route: String?
     public var clientIP: String?
     public var tlsVersion: String?
+    /// `1.1`, or `2` for a request that came on an HTTP/2 stream.
+    public var httpVersion: String?
     public var method: String
     public var path: String
     public var query: String?
@@ -74,6 +76,7 @@ public struct AuditRecord: Sendable, Equatable {
         w.add("route", route)
         w.add("client_ip", clientIP)
         w.add("tls_version", tlsVersion)
+        w.add("http_version", httpVersion)
         w.add("method", method)
         w.add("path", path)
         w.add("query", query)
@@ -105,34 +108,45 @@ public struct AuditRecord: Sendable, Equatable {
     }
 }
 
-/// Builds a flat JSON object; nil values are left out.
+/// Builds a flat JSON object; nil values are left out. Writes UTF-8 bytes into one
+/// growing buffer (one record per request goes through here on the audit thread).
 struct JSONObjectWriter {
-    private var text = "{"
-    private var first = true
+    private var bytes: [UInt8] = [0x7B]
 
-    private mutating func key(_ k: String) {
-        if !first { text += "," }
-        first = false
-        text += "\"" + k + "\":"
+    init() {
+        bytes.reserveCapacity(768)
     }
 
-    mutating func add(_ k: String, _ v: String?) {
+    private mutating func key(_ k: StaticString) {
+        if bytes.count > 1 { bytes.append(0x2C) }
+        bytes.append(0x22)
+        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(0x22)
+        bytes.append(0x3A)
+    }
+
+    mutating func add(_ k: StaticString, _ v: String?) {
         guard let v else { return }
         key(k)
-        text += "\"" + JSONText.escape(v) + "\""
+        bytes.append(0x22)
+        JSONText.appendEscaped(v, to: &bytes)
+        bytes.append(0x22)
     }
 
-    mutating func add(_ k: String, _ v: Int?) {
+    mutating func add(_ k: StaticString, _ v: Int?) {
         guard let v else { return }
         key(k)
-        text += String(v)
+        bytes.append(contentsOf: String(v).utf8)
     }
 
-    mutating func add(_ k: String, _ v: Double?) {
+    mutating func add(_ k: StaticString, _ v: Double?) {
         guard let v else { return }
         key(k)
-        text += String(Double(Int(v * 1000)) / 1000)
+        bytes.append(contentsOf: String(Double(Int(v * 1000)) / 1000).utf8)
     }
 
-    mutating func finish() -> String { text + "}" }
+    mutating func finish() -> String {
+        bytes.append(0x7D)
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }

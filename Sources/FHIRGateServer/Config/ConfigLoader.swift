@@ -48,7 +48,7 @@ public enum ConfigLoader {
 
         // server
         var server: ServerSettings?
-        if let s = doc.mapping(top.node("server"), at: "server", keys: ["listen", "tls", "limits", "drain_timeout_seconds", "page_link_secret_file", "watch_files"]) {
+        if let s = doc.mapping(top.node("server"), at: "server", keys: ["listen", "tls", "limits", "drain_timeout_seconds", "page_link_secret_file", "watch_files", "http2"]) {
             let listen = s.string("listen", required: true, hint: "e.g. listen: \"0.0.0.0:443\"").flatMap { text -> ListenAddress? in
                 guard let a = ListenAddress.parse(text) else { doc.report(s.node("listen"), "'server.listen' must be host:port", hint: "e.g. \"0.0.0.0:443\""); return nil }
                 return a
@@ -79,6 +79,7 @@ public enum ConfigLoader {
             if let listen, (!s.has("tls") || tls != nil) {
                 server = ServerSettings(listen: listen, tls: tls, limits: limits, drainTimeoutSeconds: drain, pageLinkSecretFile: secret)
                 server?.watchFiles = s.bool("watch_files") ?? true
+                server?.http2 = s.bool("http2") ?? true
             }
         } else if !top.has("server") {
             top.missing("server", hint: "add a 'server:' section with 'listen:' and 'tls:'")

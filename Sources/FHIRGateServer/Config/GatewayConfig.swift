@@ -46,6 +46,9 @@ public struct ServerSettings: Sendable {
     /// Reload when the config, a policy or a policy test file changes (checked every
     /// second), as SIGHUP does.
     public var watchFiles = true
+    /// Offer HTTP/2 in the TLS handshake (ALPN `h2`, then `http/1.1`); without TLS the
+    /// gateway speaks HTTP/1.1 only.
+    public var http2 = true
 
     public struct TLSSettings: Sendable, Equatable {
         public var certificate: String

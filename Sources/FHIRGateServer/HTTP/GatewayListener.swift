@@ -2,18 +2,25 @@ import FHIRGateCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
-/// Binds the public listener and hands each connection to `HTTPConnection`.
-/// Connections over the caps are closed on accept, before TLS.
-/// Channel pipeline per connection: TLS → head guard (size, timeouts) → HTTP/1.1 codec
-/// with pipelining assistance → protocol-error answers → exchange observer → async channel.
+/// Binds the public listener and hands each connection to `HTTPConnection` (HTTP/1.1)
+/// or `HTTP2Connection` (ALPN `h2`). Connections over the caps are closed on accept,
+/// before TLS.
+/// HTTP/1.1 pipeline: TLS → head guard (size, timeouts) → HTTP/1.1 codec with pipelining
+/// assistance → protocol-error answers → exchange observer → async channel.
+/// HTTP/2 pipeline: TLS → NIOHTTP2 (header-list cap, stream limit, idle timeout) → per
+/// stream: HTTP/2-to-HTTP/1 codec → async channel; every stream runs the same phases.
 struct GatewayListener {
     let runtime: GatewayRuntime
     let registry: ConnectionRegistry
 
-    typealias Server = NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    typealias HTTP1Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    typealias HTTP2Streams = NIOHTTP2Handler.AsyncStreamMultiplexer<HTTP1Channel>
+    typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Channel, (any Channel, HTTP2Streams)>
+    typealias Server = NIOAsyncChannel<EventLoopFuture<Negotiated>, Never>
 
     func bind() async throws -> Server {
         let snapshot = runtime.snapshot
@@ -24,34 +31,83 @@ struct GatewayListener {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            .bind(host: listen.host, port: listen.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Read per connection: a reload's new certificate and limits apply to new connections.
-                    let current = runtime.snapshot
-                    let limits = current.config.server.limits
-                    let ip = channel.remoteAddress?.ipAddress ?? "-"
-                    guard runtime.admission.admit(ip: ip, maxTotal: limits.maxConnections, maxPerIP: limits.maxConnectionsPerIP) else {
-                        runtime.metrics.connectionRefused()
-                        channel.close(promise: nil) // nothing was read from it
-                        throw ConnectionRefused()
-                    }
-                    channel.closeFuture.whenComplete { _ in runtime.admission.release(ip: ip) }
-                    let sync = channel.pipeline.syncOperations
-                    if let ssl = current.sslContext {
-                        try sync.addHandler(NIOSSLServerHandler(context: ssl))
-                    }
-                    let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
-                                                     headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
-                                                     idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)),
-                                                     bodyTimeout: .milliseconds(Int64(limits.bodyTimeoutSeconds * 1000)),
-                                                     audit: ConnectionRefusalAudit(runtime: runtime))
-                    try sync.addHandler(headGuard)
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try sync.addHandler(ProtocolErrorHandler(audit: ConnectionRefusalAudit(runtime: runtime)))
-                    try sync.addHandler(ExchangeObserver(headGuard: headGuard))
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+            .bind(host: listen.host, port: listen.port) { channel -> EventLoopFuture<EventLoopFuture<Negotiated>> in
+                // Read per connection: a reload's new certificate and limits apply to new connections.
+                let current = runtime.snapshot
+                let limits = current.config.server.limits
+                let ip = channel.remoteAddress?.ipAddress ?? "-"
+                guard runtime.admission.admit(ip: ip, maxTotal: limits.maxConnections, maxPerIP: limits.maxConnectionsPerIP) else {
+                    runtime.metrics.connectionRefused()
+                    channel.close(promise: nil) // nothing was read from it
+                    return channel.eventLoop.makeFailedFuture(ConnectionRefused())
                 }
+                channel.closeFuture.whenComplete { _ in runtime.admission.release(ip: ip) }
+                guard let ssl = current.sslContext else {
+                    return channel.eventLoop.makeCompletedFuture {
+                        channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime)))
+                    }
+                }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl))
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                guard current.config.server.http2 else {
+                    return channel.eventLoop.makeCompletedFuture {
+                        channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime)))
+                    }
+                }
+                // Until ALPN has picked a protocol no head guard is in the pipeline: a client
+                // that never finishes the TLS handshake is closed after the header timeout.
+                let handshakeTimeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000))) {
+                    channel.close(promise: nil)
+                }
+                return channel.configureHTTP2AsyncSecureUpgrade(
+                    http1ConnectionInitializer: { channel in
+                        handshakeTimeout.cancel()
+                        return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP1(channel, limits: limits, runtime: runtime) }
+                    },
+                    http2ConnectionInitializer: { channel in
+                        handshakeTimeout.cancel()
+                        return channel.eventLoop.makeCompletedFuture { (channel, try Self.configureHTTP2(channel, limits: limits)) }
+                    }
+                )
             }
+    }
+
+    static func configureHTTP1(_ channel: any Channel, limits: ServerSettings.Limits, runtime: GatewayRuntime) throws -> HTTP1Channel {
+        let sync = channel.pipeline.syncOperations
+        let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
+                                         headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
+                                         idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)),
+                                         bodyTimeout: .milliseconds(Int64(limits.bodyTimeoutSeconds * 1000)),
+                                         audit: ConnectionRefusalAudit(runtime: runtime))
+        try sync.addHandler(headGuard)
+        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+        try sync.addHandler(ProtocolErrorHandler(audit: ConnectionRefusalAudit(runtime: runtime)))
+        try sync.addHandler(ExchangeObserver(headGuard: headGuard))
+        return try HTTP1Channel(wrappingChannelSynchronously: channel)
+    }
+
+    /// NIOHTTP2 enforces the header-list size (HPACK-decoded), the stream limit, header
+    /// validity and content-length against DATA; the connection manager closes idle
+    /// connections and sends GOAWAY on a drain.
+    static func configureHTTP2(_ channel: any Channel, limits: ServerSettings.Limits) throws -> HTTP2Streams {
+        var configuration = NIOHTTP2Handler.Configuration()
+        configuration.connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderBytes),
+        ]
+        let manager = NIOHTTP2ServerConnectionManagementHandler.Configuration(
+            maxIdleTime: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)), maxAge: nil, maxGraceTime: .seconds(30), keepalive: nil)
+        return try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
+            mode: .server, connectionManagerConfiguration: manager, http2HandlerConfiguration: configuration
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                return try HTTP1Channel(wrappingChannelSynchronously: stream)
+            }
+        }
     }
 
     /// Accepts connections until the server channel closes, then waits for the open
@@ -61,9 +117,16 @@ struct GatewayListener {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
+                    for try await negotiation in inbound {
                         group.addTask {
-                            await HTTPConnection(channel: connection, runtime: runtime, registry: registry).run()
+                            // A failed handshake or negotiation: the channel is closed already.
+                            guard let negotiated = try? await negotiation.get() else { return }
+                            switch negotiated {
+                            case .http1_1(let channel):
+                                await HTTPConnection(channel: channel, runtime: runtime, registry: registry).run()
+                            case .http2(let (channel, streams)):
+                                await HTTP2Connection(channel: channel, streams: streams, runtime: runtime, registry: registry).run()
+                            }
                         }
                     }
                 }

@@ -11,12 +11,44 @@ import FHIRGateAudit
 /// Serves the requests of one client connection, one at a time (pipelined requests are
 /// queued by NIO's pipelining handler): read head and body within limits, run the
 /// pipeline, stream the response, write the audit record, honour keep-alive.
+/// For HTTP/2 it serves the one request of a stream (`http2Peer` names the connection).
 struct HTTPConnection {
     let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     let runtime: GatewayRuntime
     let registry: ConnectionRegistry
+    var http2Peer: Peer?
+
+    /// What the audit record and X-Forwarded-* say about the client's connection.
+    struct Peer: Sendable {
+        let clientIP: String?
+        let tlsVersion: String?
+    }
 
     func run() async {
+        if let peer = http2Peer {
+            // One request per stream; the HTTP/2 connection is registered for drains.
+            do {
+                try await channel.executeThenClose { inbound, outbound in
+                    var parts = inbound.makeAsyncIterator()
+                    var bodyUnread = false
+                    if case .head(let head) = try await parts.next() {
+                        _ = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: peer.clientIP, tlsVersion: peer.tlsVersion,
+                                            bodyUnread: &bodyUnread)
+                    }
+                    // The writes above are queued, not yet sent (HTTP/2 flow control): closing
+                    // the stream now would reset it (CANCEL) and lose the response's end. The
+                    // stream closes itself once both sides have ended; a client that stops
+                    // reading, or is still sending a refused body, is reset after a grace time.
+                    let stream = channel.channel
+                    let grace = stream.eventLoop.scheduleTask(in: bodyUnread ? .milliseconds(500) : .seconds(10)) { stream.close(promise: nil) }
+                    try? await stream.closeFuture.get()
+                    grace.cancel()
+                }
+            } catch {
+                runtime.logger.debug("stream closed: \(error)")
+            }
+            return
+        }
         let id = registry.register(channel.channel)
         defer { registry.remove(id) }
         let clientIP = channel.channel.remoteAddress?.ipAddress
@@ -28,7 +60,9 @@ struct HTTPConnection {
                 while let part = try await parts.next() {
                     guard case .head(let head) = part else { return }
                     registry.setBusy(id, true)
-                    let keepOpen = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: clientIP, tlsVersion: tlsVersion)
+                    var bodyUnread = false
+                    let keepOpen = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: clientIP, tlsVersion: tlsVersion,
+                                                   bodyUnread: &bodyUnread)
                     registry.setBusy(id, false)
                     if !keepOpen || registry.isDraining { return }
                 }
@@ -40,7 +74,8 @@ struct HTTPConnection {
 
     /// Serves one request; returns whether the connection may carry another.
     private func serve(head: HTTPRequestHead, parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
-                       outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, clientIP: String?, tlsVersion: String?) async throws -> Bool {
+                       outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, clientIP: String?, tlsVersion: String?,
+                       bodyUnread: inout Bool) async throws -> Bool {
         let snapshot = runtime.snapshot
         let limits = snapshot.config.server.limits
         let requestID = Self.requestID(head.headers.first(name: "x-request-id"))
@@ -50,12 +85,14 @@ struct HTTPConnection {
         // A declared body over the limit is refused before any of it is read.
         if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
             refusal = .payloadTooLarge
+            bodyUnread = true
         } else {
             loop: while let part = try await parts.next() {
                 switch part {
                 case .body(var chunk):
                     if body.readableBytes + chunk.readableBytes > limits.maxBodyBytes {
                         refusal = .payloadTooLarge
+                        bodyUnread = true
                         break loop
                     }
                     body.writeBuffer(&chunk)
@@ -73,6 +110,7 @@ struct HTTPConnection {
 
         var ctx = RequestContext(requestID: requestID, started: .now, receivedAt: Date(), clientIP: clientIP, tlsVersion: tlsVersion,
                                  head: head, body: body)
+        ctx.viaHTTP2 = http2Peer != nil
         var response: GatewayResponse
         if let refusal {
             try? ValidatePhase().run(&ctx)
@@ -88,7 +126,7 @@ struct HTTPConnection {
         // it could be framed differently by another parser (request smuggling).
         let keepAlive = refusal != .payloadTooLarge && response.status != .badRequest && head.isKeepAlive && !registry.isDraining
         response.headers.remove(name: "Connection")
-        if !keepAlive { response.headers.add(name: "Connection", value: "close") }
+        if !keepAlive && http2Peer == nil { response.headers.add(name: "Connection", value: "close") }
         ctx.status = Int(response.status.code)
         // The audit record is written before the client can have the whole response: the
         // last body bytes (or the head, for an empty body) wait for it. A response the
@@ -145,39 +183,37 @@ struct HTTPConnection {
             headers.add(name: "Content-Length", value: String(b.readableBytes))
         }
         let responseHead = HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))
-        var pending: ByteBuffer?
+        // Parts go out in as few writes as possible: each write through the async channel
+        // is a flush, a TLS record and a system call of its own.
+        var parts: [HTTPServerResponsePart] = [responseHead]
         switch (head.method == .HEAD ? .empty : response.body) {
         case .empty:
             break
         case .bytes(let buffer):
-            pending = buffer
+            if buffer.readableBytes > 0 { parts.append(.body(.byteBuffer(buffer))) }
         case .stream(let stream):
-            try await outbound.write(responseHead)
             // One chunk of lookahead: the last chunk is held until the record is written.
+            // The head goes out with the first chunk.
+            var pending: ByteBuffer?
             for try await chunk in stream {
                 if let previous = pending {
                     bytesOut += previous.readableBytes
-                    try await outbound.write(.body(.byteBuffer(previous)))
+                    parts.append(.body(.byteBuffer(previous)))
+                    try await outbound.write(contentsOf: parts)
+                    parts.removeAll(keepingCapacity: true)
                 }
                 pending = chunk
             }
-            if let last = pending {
-                try await beforeCompleting(bytesOut + last.readableBytes)
-                bytesOut += last.readableBytes
-                try await outbound.write(.body(.byteBuffer(last)))
-            } else {
-                try await beforeCompleting(bytesOut)
-            }
-            try await outbound.write(.end(nil))
-            return
+            if let last = pending { parts.append(.body(.byteBuffer(last))) }
         }
-        try await beforeCompleting(bytesOut + (pending?.readableBytes ?? 0))
-        try await outbound.write(responseHead)
-        if let pending {
-            bytesOut += pending.readableBytes
-            try await outbound.write(.body(.byteBuffer(pending)))
+        let remaining = parts.reduce(0) { total, part in
+            if case .body(.byteBuffer(let b)) = part { return total + b.readableBytes }
+            return total
         }
-        try await outbound.write(.end(nil))
+        try await beforeCompleting(bytesOut + remaining)
+        bytesOut += remaining
+        parts.append(.end(nil))
+        try await outbound.write(contentsOf: parts)
     }
 
     /// Keeps a client's well-formed request id for correlation; otherwise makes one.
@@ -186,7 +222,7 @@ struct HTTPConnection {
            given.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return RequestID.next()
     }
 
     struct AuditNotWritten: Error {}

@@ -15,6 +15,8 @@ struct RequestContext: Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer
 
+    /// The request came on an HTTP/2 stream (ALPN h2), decoded by NIOHTTP2's codec.
+    var viaHTTP2 = false
     var method: HTTPMethodName?
     var target: RequestTarget?
     var route: RouteRuntime?
@@ -69,6 +71,7 @@ struct RequestContext: Sendable {
         r.route = route?.settings.name
         r.clientIP = clientIP
         r.tlsVersion = tlsVersion
+        r.httpVersion = viaHTTP2 ? "2" : "1.1"
         r.query = target.flatMap { AuditRecord.maskedQuery($0.query) }
         r.interaction = request?.interaction.rawValue
         r.resourceType = request?.resourceType

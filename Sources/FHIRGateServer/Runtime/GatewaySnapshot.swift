@@ -19,7 +19,7 @@ final class GatewaySnapshot: Sendable {
         self.config = config
         // What can fail without leaving anything to undo comes first (a certificate that
         // does not load must not leave connection pools behind).
-        sslContext = try config.server.tls.map(Self.makeSSLContext)
+        sslContext = try config.server.tls.map { try Self.makeSSLContext($0, http2: config.server.http2) }
         var built: [RouteRuntime] = []
         do {
             for route in config.routes {
@@ -36,8 +36,9 @@ final class GatewaySnapshot: Sendable {
         loadedAt = Date()
     }
 
-    /// TLS 1.2+ (1.3 when configured), ECDHE with AEAD ciphers only, ALPN http/1.1.
-    static func makeSSLContext(_ tls: ServerSettings.TLSSettings) throws -> NIOSSLContext {
+    /// TLS 1.2+ (1.3 when configured), ECDHE with AEAD ciphers only, ALPN h2 (unless
+    /// `server.http2: false`) and http/1.1.
+    static func makeSSLContext(_ tls: ServerSettings.TLSSettings, http2: Bool) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
@@ -47,7 +48,7 @@ final class GatewaySnapshot: Sendable {
             .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
             .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         ]
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -5,21 +5,25 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// An HTTPS client that trusts the test CA.
+/// An HTTPS client that trusts the test CA. HTTP/1.1 unless `http2` (then it offers
+/// `h2` in ALPN and multiplexes requests on one connection).
 struct TestClient {
     let client: HTTPClient
 
-    init(caPEM: String, tls: TLSConfiguration? = nil) throws {
+    init(caPEM: String, tls: TLSConfiguration? = nil, http2: Bool = false) throws {
         var configuration = tls ?? TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
-        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-                            configuration: .init(tlsConfiguration: configuration, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(20))))
+        var settings = HTTPClient.Configuration(tlsConfiguration: configuration, redirectConfiguration: .disallow,
+                                                timeout: .init(connect: .seconds(5), read: .seconds(20)))
+        settings.httpVersion = http2 ? .automatic : .http1Only
+        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: settings)
     }
 
     struct Response {
         let status: Int
         let headers: HTTPHeaders
         let body: [UInt8]
+        var version: HTTPVersion = .http1_1
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:] }
     }
@@ -32,7 +36,8 @@ struct TestClient {
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await client.execute(request, timeout: .seconds(20))
         let collected = try await response.body.collect(upTo: 256 << 20)
-        return Response(status: Int(response.status.code), headers: response.headers, body: Array(collected.readableBytesView))
+        return Response(status: Int(response.status.code), headers: response.headers, body: Array(collected.readableBytesView),
+                         version: response.version)
     }
 
     func shutdown() async {

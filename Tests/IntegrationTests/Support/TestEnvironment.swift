@@ -52,6 +52,8 @@ final class TestEnvironment: @unchecked Sendable {
         var bodyTimeout = 30.0
         var maxConnections = 20_000
         var maxConnectionsPerIP = 20_000
+        /// `server.http2` (nil: the default, on).
+        var http2: Bool?
     }
 
     /// A gateway config with one route (`/r4`) to `upstreamPort`.
@@ -75,7 +77,7 @@ final class TestEnvironment: @unchecked Sendable {
             body_timeout_seconds: \(options.bodyTimeout)
             max_connections: \(options.maxConnections)
             max_connections_per_ip: \(options.maxConnectionsPerIP)
-          drain_timeout_seconds: \(options.drainTimeout)
+          drain_timeout_seconds: \(options.drainTimeout)\(options.http2.map { "\n  http2: \($0)" } ?? "")
         admin:
           listen: "127.0.0.1:\(adminPort)"
         auth:

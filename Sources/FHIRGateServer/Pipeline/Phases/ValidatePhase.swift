@@ -10,9 +10,10 @@ struct ValidatePhase {
     static let methodOverrideHeaders = ["x-http-method-override", "x-http-method", "x-method-override"]
 
     func run(_ ctx: inout RequestContext) throws(GatewayError) {
-        // HTTP/1.1 only: 1.0's keep-alive and body rules are where front and back ends
-        // disagree (HTTP/2 arrives through its own codec).
-        guard ctx.head.version == .http1_1 else { throw .malformedRequest(reason: "http_version_unsupported") }
+        // HTTP/1.1, or HTTP/2 from NIOHTTP2's codec: 1.0's keep-alive and body rules are
+        // where front and back ends disagree.
+        let version = ctx.viaHTTP2 ? HTTPVersion.http2 : HTTPVersion.http1_1
+        guard ctx.head.version == version else { throw .malformedRequest(reason: "http_version_unsupported") }
         // Origin form only: absolute, authority and asterisk forms are for proxies and OPTIONS *.
         guard ctx.head.uri.hasPrefix("/") else { throw .malformedRequest(reason: "target_form") }
         guard let method = HTTPMethodName(rawValue: ctx.head.method.rawValue) else {
