@@ -5,7 +5,7 @@ SWIFT ?= swift
 APT_PACKAGES := libhiredis-dev redis-server pkg-config
 SCRATCH ?= .build
 
-.PHONY: deps build release test policy-test demo check fuzz fuzz-build fuzz-smoke bench clean
+.PHONY: deps build release test policy-test demo check fuzz fuzz-build fuzz-smoke bench load-bench clean
 
 # Installs the system packages the build and tests need (when root), or says how.
 deps:
@@ -66,6 +66,11 @@ fuzz-smoke: $(FUZZ_STAMP)
 # Hot-path micro-benchmarks (release build).
 bench: deps
 	Benchmarks/run.sh
+
+# Load benchmark next to nginx and HAProxy, then the scale figures (release build;
+# needs nginx, haproxy, wrk, h2load, redis-server). Results: Benchmarks/RESULTS.md.
+load-bench: deps
+	Benchmarks/load/run.sh
 
 clean:
 	rm -rf $(SCRATCH) .build-fuzz .build-bench .fuzz-corpus .fhirgate-demo

@@ -24,6 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FHIRGATE = os.environ.get("FHIRGATE_BINARY", os.path.join(ROOT, ".build", "release", "fhirgate"))
 DURATION = os.environ.get("BENCH_DURATION", "8s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+# Subsets for quick iterations: BENCH_CASES=small,search,searchoff,bulk,fresh,h2 and
+# BENCH_PEERS=direct,nginx,haproxy (empty: FHIRGate alone). The default is everything.
+CASES = os.environ.get("BENCH_CASES")
+PEERS = os.environ.get("BENCH_PEERS")
 
 
 def free_port():
@@ -134,8 +138,8 @@ def peak_rss_mb(pids):
     return total / 1024
 
 
-def wrk(url, headers, new_connections=False):
-    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+def wrk(url, headers, new_connections=False, duration=None):
+    args = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration or DURATION}", "--latency"]
     for h in headers:
         args += ["-H", h]
     if new_connections:
@@ -154,6 +158,69 @@ def wrk(url, headers, new_connections=False):
         return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
     return {"rps": rps, "requests": requests, "p50": latency(50), "p99": latency(99),
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
+
+
+def h2load(url, headers, duration=None):
+    """HTTP/2 over TLS (ALPN h2): 16 connections with 4 concurrent streams each (64 in
+    flight, as wrk's 64 connections). h2load reports the mean, not percentiles."""
+    seconds = (duration or DURATION).rstrip("s")
+    args = ["h2load", "-c16", "-m4", "-t2", "-D", seconds]
+    for h in headers:
+        args += ["-H", h]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
+    rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out).group(1))
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+    mean_ms = None
+    if mean:
+        v = float(mean.group(1))
+        mean_ms = v / 1000 if mean.group(2) == "us" else v * 1000 if mean.group(2) == "s" else v
+    non2xx = sum(int(codes.group(k)) for k in (2, 3, 4)) if codes else 0
+    return {"rps": rps, "requests": int(done.group(1)) if done else 0, "p50": None, "p99": None, "mean": mean_ms,
+            "non2xx": non2xx, "errors": ""}
+
+
+def load(url, headers, mode, duration=None):
+    """mode: False (keep-alive), True (new connection per request) or "h2"."""
+    if mode == "h2":
+        return h2load(url, headers, duration)
+    return wrk(url, headers, mode, duration)
+
+
+def gateway_config(gw, adm, up, redis_port, routes=None):
+    """FHIRGate with everything on: TLS, JWT, the shipped policies, Redis rate limit, audit."""
+    root = ROOT + "/Policies"
+    base = f"https://localhost:{gw}"
+    if routes is None:
+        routes = [("patient", "g10-patient-facing.yaml"), ("provider", "g10-provider-facing.yaml"), ("backend", "bulk-export.yaml")]
+    route_lines = "\n".join(
+        f'  - {{{{ name: {name}, base_url: "{base}/{name}/r4", upstream: "http://127.0.0.1:{up}/fhir", '
+        f'policy: "{policy if policy.startswith("/") else root + "/" + policy}", upstream_authorization: strip }}}}'
+        for name, policy in routes).replace("{{", "{").replace("}}", "}")
+    redis = "" if os.environ.get("BENCH_ABLATE_REDIS") else f'rate_limit: {{ redis: "redis://127.0.0.1:{redis_port}/0" }}'
+    audit_wait = "on_audit_failure: allow" if os.environ.get("BENCH_ABLATE_AUDIT_WAIT") else ""
+    return f"""
+server:
+  listen: "127.0.0.1:{gw}"
+  tls: {{ certificate: server.pem, private_key: server-key.pem, min_version: "1.2" }}
+  limits: {{ max_connections: 20000, max_connections_per_ip: 20000 }}
+  watch_files: false
+  http2: {"false" if os.environ.get("BENCH_HTTP2") == "0" else "true"}
+admin:
+  listen: "127.0.0.1:{adm}"
+auth:
+  issuers:
+    - issuer: "https://auth.demo.fhirgate.local"
+      jwks_file: jwks.json
+{redis}
+audit:
+  path: audit.jsonl
+  fsync: interval
+  {audit_wait}
+routes:
+{route_lines}
+"""
 
 
 def main():
@@ -187,29 +254,7 @@ def main():
         procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-upstream.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-proxy.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(["haproxy", "-f", f"{d}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=open(f"{d}/haproxy.err", "w")))
-        root = ROOT + "/Policies"
-        config = f"""
-server:
-  listen: "127.0.0.1:{gw}"
-  tls: {{ certificate: server.pem, private_key: server-key.pem, min_version: "1.2" }}
-  limits: {{ max_connections_per_ip: 20000 }}
-  watch_files: false
-admin:
-  listen: "127.0.0.1:{adm}"
-auth:
-  issuers:
-    - issuer: "https://auth.demo.fhirgate.local"
-      jwks_file: jwks.json
-rate_limit:
-  redis: "redis://127.0.0.1:{redis_port}/0"
-audit:
-  path: audit.jsonl
-  fsync: interval
-routes:
-  - {{ name: patient, base_url: "{base}/patient/r4", upstream: "http://127.0.0.1:{up}/fhir", policy: "{root}/g10-patient-facing.yaml", upstream_authorization: strip }}
-  - {{ name: provider, base_url: "{base}/provider/r4", upstream: "http://127.0.0.1:{up}/fhir", policy: "{root}/g10-provider-facing.yaml", upstream_authorization: strip }}
-  - {{ name: backend, base_url: "{base}/backend/r4", upstream: "http://127.0.0.1:{up}/fhir", policy: "{root}/bulk-export.yaml", upstream_authorization: strip }}
-"""
+        config = gateway_config(gw, adm, up, redis_port)
         open(f"{d}/gateway.yaml", "w").write(config)
         gateway = subprocess.Popen([FHIRGATE, "serve", "--config", f"{d}/gateway.yaml"], stderr=open(f"{d}/gateway.log", "w"),
                                    env={**os.environ, "FHIRGATE_LOG_LEVEL": "warning"})
@@ -230,34 +275,59 @@ routes:
             "HAProxy TLS + jwt_verify RS256 + scope regex + stick table": (hap_proc := procs[-2], lambda path: f"https://localhost:{hap}/fhir{path}",
                                                                           [f"Authorization: Bearer {hap_token}"]),
         }
+        if PEERS is not None:
+            keys = {"direct": "direct upstream", "nginx": "nginx TLS proxy, no auth", "haproxy": "HAProxy TLS + jwt_verify RS256 + scope regex + stick table"}
+            wanted = {keys[k] for k in PEERS.split(",") if k}
+            peers = {k: v for k, v in peers.items() if k in wanted}
         cases = [
-            ("GET Patient (2.5 KB)", "/Patient/pat-a", "patient", patient_token, False),
-            ("GET Observation search (60 KB Bundle), guard on", "/Observation?patient=pat-a", "patient", patient_token, False),
-            ("GET Observation search (60 KB Bundle), guard off", "/Observation?patient=pat-a", "provider", user_token, False),
-            ("GET 5 MB NDJSON", "/Binary/bulk-5mb", "backend", system_token, False),
-            ("new TLS connection per request (GET Patient)", "/Patient/pat-a", "patient", patient_token, True),
+            ("small", "GET Patient (2.5 KB)", "/Patient/pat-a", "patient", patient_token, False),
+            ("search", "GET Observation search (60 KB Bundle), guard on", "/Observation?patient=pat-a", "patient", patient_token, False),
+            ("searchoff", "GET Observation search (60 KB Bundle), guard off", "/Observation?patient=pat-a", "provider", user_token, False),
+            # Ablation only (not in the default run): the small GET through the provider route (user/ scope, no data rule).
+            ("smalluser", "GET Patient (2.5 KB), user/ scope", "/Patient/pat-a", "provider", user_token, False),
+            # Ablation only: a public read (no token, no policy data rule, nothing to guard): TLS, HTTP, forward, audit.
+            ("public", "GET metadata (public, no token)", "/metadata", "patient", None, False),
+            ("bulk", "GET 5 MB NDJSON", "/Binary/bulk-5mb", "backend", system_token, False),
+            ("fresh", "new TLS connection per request (GET Patient)", "/Patient/pat-a", "patient", patient_token, True),
+            ("h2", "GET Patient (2.5 KB) over HTTP/2 (h2load, 16 connections × 4 streams)", "/Patient/pat-a", "patient", patient_token, "h2"),
         ]
+        if CASES:
+            cases = [c for c in cases if c[0] in CASES.split(",")]
+        else:
+            cases = [c for c in cases if c[0] not in ("smalluser", "public")]
         rows = []
-        for name, path, route, token, fresh in cases:
+        for _, name, path, route, token, fresh in cases:
             row = {"case": name}
             for peer, (pidsrc, url, headers) in peers.items():
                 if "guard off" in name and peer != "direct upstream":
                     continue
+                if fresh == "h2" and peer == "direct upstream":
+                    continue  # the upstream speaks plain HTTP/1.1
                 pids = pids_of(pidsrc) if pidsrc else []
+                load(url(path), headers, fresh, duration="1s")  # warm-up: pools, caches, TLS sessions
                 before = cpu_ticks(pids)
-                r = wrk(url(path), headers, fresh)
+                r = load(url(path), headers, fresh)
                 used = cpu_ticks(pids) - before
                 r["cpu_us"] = used * 1e6 / os.sysconf("SC_CLK_TCK") / max(r["requests"], 1) if pids else None
                 r["rss"] = peak_rss_mb(pids) if pids else None
                 row[peer] = r
             pids = [gateway.pid]
+            gateway_url = f"{base}/{route}/r4{path}"
+            auth = [f"Authorization: Bearer {token}"] if token else []
+            load(gateway_url, auth, fresh, duration="1s")  # warm-up, as for the peers
             before = cpu_ticks(pids)
             # BENCH_PERF=file: a perf profile of the gateway during its first case.
             perf = None
             if os.environ.get("BENCH_PERF") and not rows:
-                perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"]],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            r = wrk(f"{base}/{route}/r4{path}".replace("localhost", "localhost"), [f"Authorization: Bearer {token}"], fresh)
+                if os.environ["BENCH_PERF"].startswith("strace:"):
+                    # BENCH_PERF=strace:file: system call counts instead of a profile.
+                    perf = subprocess.Popen(["strace", "-f", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"][7:]]
+                                            + (["-e", os.environ["BENCH_STRACE"]] if os.environ.get("BENCH_STRACE") else ["-c"]),
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                else:
+                    perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"]],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            r = load(gateway_url, auth, fresh)
             r["cpu_us"] = (cpu_ticks(pids) - before) * 1e6 / os.sysconf("SC_CLK_TCK") / max(r["requests"], 1)
             r["rss"] = peak_rss_mb(pids)
             if perf:
@@ -281,6 +351,8 @@ routes:
             text = f"{r['rps']:,.0f} req/s"
             if r.get("p50") is not None:
                 text += f", p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms"
+            elif r.get("mean") is not None:
+                text += f", mean {r['mean']:.1f} ms"
             if r.get("cpu_us") is not None:
                 text += f", {r['cpu_us']:.0f} CPU µs/req, peak RSS {r['rss']:.0f} MB"
             if r.get("non2xx"):

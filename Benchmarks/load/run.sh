@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Load benchmark: FHIRGate (everything on: TLS, JWT, scopes, policy, response guard, Redis
 # rate limit, audit) next to nginx as a bare TLS proxy and HAProxy with jwt_verify, all on
-# loopback in one run, measured with wrk. Prints a Markdown table and writes it to
-# Benchmarks/load/RESULTS-latest.md.
+# loopback in one run, measured with wrk (h2load for the HTTP/2 case). Prints a Markdown
+# table and writes it to Benchmarks/load/RESULTS-latest.md; then the scale figures
+# (scale.py: start-up, memory idle and with 10,000 idle connections, reload with 50
+# policies, 1 vs 2 event loops) to Benchmarks/load/SCALE-latest.md.
 #   Benchmarks/load/run.sh                 (BENCH_DURATION=8s BENCH_CONNECTIONS=64 by default)
+#   BENCH_CASES=small,h2 BENCH_PEERS=haproxy Benchmarks/load/run.sh     (a subset)
+#   BENCH_SCALE=0 skips the scale figures; BENCH_PERF=file records a perf profile of the
+#   gateway during its first case (BENCH_PERF=strace:file counts system calls instead).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for tool in nginx haproxy wrk redis-server openssl python3; do
-  command -v "$tool" >/dev/null || { echo "missing: $tool (apt-get install -y nginx haproxy wrk redis-server)"; exit 1; }
+for tool in nginx haproxy wrk h2load redis-server openssl python3; do
+  command -v "$tool" >/dev/null || { echo "missing: $tool (apt-get install -y nginx haproxy wrk nghttp2-client redis-server)"; exit 1; }
 done
 swift build -c release --product fhirgate >/dev/null
-exec python3 Benchmarks/load/bench.py "$@"
+python3 Benchmarks/load/bench.py "$@"
+if [ "${BENCH_SCALE:-1}" != "0" ]; then
+  python3 Benchmarks/load/scale.py
+fi

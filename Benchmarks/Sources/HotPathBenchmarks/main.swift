@@ -86,10 +86,10 @@ if only == nil || only == "token" {
     let aud = "https://fhir.example.org/r4"
     var fresh: [String] = []
     for _ in 0..<20_000 { fresh.append(try key.accessToken(issuer: "https://as.example", audience: aud, scope: "patient/*.rs", patient: "p")) }
-    var i = 0
+    let esCycle = Cycle(fresh.count)
+    let esTokens = fresh
     results.append(await measureAsync("verify ES256, cold (signature + claims)") {
-        i = (i + 1) % fresh.count
-        blackHole(try? await verifier.verify(fresh[i], audience: aud))
+        blackHole(try? await verifier.verify(esTokens[esCycle.next()], audience: aud))
     })
     // RS256: a 2048-bit RSA key, the most common EHR authorization-server key.
     let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048)
@@ -109,10 +109,10 @@ if only == nil || only == "token" {
         let signature = try rsa.signature(for: SHA256.hash(data: Data(input.utf8)), padding: .insecurePKCS1v1_5).rawRepresentation
         rsaTokens.append(input + "." + b64(signature))
     }
-    var j = 0
+    let rsCycle = Cycle(rsaTokens.count)
+    let rsTokens = rsaTokens
     results.append(await measureAsync("verify RS256, cold (signature + claims)") {
-        j = (j + 1) % rsaTokens.count
-        blackHole(try? await rsaVerifier.verify(rsaTokens[j], audience: aud))
+        blackHole(try? await rsaVerifier.verify(rsTokens[rsCycle.next()], audience: aud))
     })
     let cached = fresh[0]
     _ = try? await verifier.verify(cached, audience: aud)
@@ -142,7 +142,8 @@ if only == nil || only == "audit" {
     let elapsed = started.duration(to: .now)
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     auditLines.append("| audit writer, fsync: interval, 64 producers | \(Int(Double(total) / seconds)) records/s |")
-    auditLines.append(await percentiles("audit appendAndWait (what a response waits for)", count: 5000) { await writer.appendAndWait(record) })
+    let waited = record
+    auditLines.append(await percentiles("audit appendAndWait (what a response waits for)", count: 5000) { await writer.appendAndWait(waited) })
     await writer.shutdown()
     try? FileManager.default.removeItem(atPath: directory)
 }
@@ -209,7 +210,7 @@ if (only == nil || only == "redis"), let text = ProcessInfo.processInfo.environm
     let client = RedisClient(settings: .init(url: url), group: MultiThreadedEventLoopGroup.singleton)
     let limiter = RedisRateLimiter(client: client)
     let specs = [RateLimitSpec(name: "client", key: "bench", ratePerSecond: 1e9, burst: 1_000_000)]
-    func once() async { _ = try? await limiter.check(specs, cost: 1, tag: "bench", revocationKeys: ["fhirgate:revoked:jti:x"], nowMilliseconds: Date().timeIntervalSince1970 * 1000) }
+    @Sendable func once() async { _ = try? await limiter.check(specs, cost: 1, tag: "bench", revocationKeys: ["fhirgate:revoked:jti:x"], nowMilliseconds: Date().timeIntervalSince1970 * 1000) }
     print("")
     print(await percentiles("Redis limiter + deny-list, one request at a time", count: 5000) { await once() })
     // Throughput with many requests in flight on the one pipelined connection.
