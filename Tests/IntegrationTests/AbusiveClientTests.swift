@@ -47,6 +47,32 @@ extension IntegrationSuite {
         }
     }
 
+    /// A client that asks for a large response and then stops reading (slow-read attack)
+    /// is disconnected after the send timeout; the interrupted response is audited.
+    @Test func aClientThatStopsReadingIsDisconnected() async throws {
+        var options = TestEnvironment.Options()
+        options.sendTimeout = 1
+        try await GatewayFixture.with(options) { f in
+            let token = try f.token("system/*.rs")
+            let c = try await RawTLSConnection(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM)
+            // 200 MB, far more than the socket buffers hold; nothing of it is read here.
+            try await c.send("GET /r4/Binary/bytes-200000000 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n\r\n")
+            let started = ContinuousClock.now
+            var interrupted: [String: Any]?
+            while interrupted == nil, started.duration(to: .now) < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(200))
+                interrupted = f.env.auditLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    .first { ($0["path"] as? String) == "/r4/Binary/bytes-200000000" }
+            }
+            let record = try #require(interrupted, "no audit record: the stalled response was never given up")
+            #expect(record["reason"] as? String == "response_interrupted")
+            #expect((record["bytes_out"] as? Int ?? 0) < 200_000_000)
+            // Given up after about the send timeout, not after the whole body.
+            #expect(started.duration(to: .now) < .seconds(8))
+            await c.close()
+        }
+    }
+
     @Test func connectionCapsCloseNewConnectionsAtOnce() async throws {
         var options = TestEnvironment.Options()
         options.maxConnectionsPerIP = 20

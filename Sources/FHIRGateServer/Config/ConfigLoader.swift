@@ -64,7 +64,8 @@ public enum ConfigLoader {
             var limits = ServerSettings.Limits()
             if let l = doc.mapping(s.node("limits"), at: "server.limits",
                                    keys: ["max_header_bytes", "max_body_bytes", "header_timeout_seconds", "idle_timeout_seconds", "max_checked_response_bytes",
-                                          "body_timeout_seconds", "max_connections", "max_connections_per_ip"]) {
+                                          "body_timeout_seconds", "send_timeout_seconds", "max_connections", "max_connections_per_ip"]) {
+                limits.sendTimeoutSeconds = l.double("send_timeout_seconds", range: 0.01...3600) ?? limits.sendTimeoutSeconds
                 limits.bodyTimeoutSeconds = l.double("body_timeout_seconds", range: 0.01...3600) ?? limits.bodyTimeoutSeconds
                 limits.maxConnections = l.int("max_connections", range: 1...1_000_000) ?? limits.maxConnections
                 limits.maxConnectionsPerIP = l.int("max_connections_per_ip", range: 1...1_000_000) ?? limits.maxConnectionsPerIP

@@ -65,6 +65,9 @@ public struct ServerSettings: Sendable {
         public var maxCheckedResponseBytes = 33_554_432
         /// A request body must arrive within this time of its head (slow-body senders).
         public var bodyTimeoutSeconds: Double = 30
+        /// A client that takes no response bytes for this long (its socket stays full) is
+        /// disconnected (slow readers would otherwise hold an upstream connection forever).
+        public var sendTimeoutSeconds: Double = 60
         /// Open client connections, in all and from one IP address; over either, a new
         /// connection is closed at once (before TLS).
         public var maxConnections = 20_000

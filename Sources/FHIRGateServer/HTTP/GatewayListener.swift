@@ -81,6 +81,7 @@ struct GatewayListener {
                                          headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
                                          idleTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)),
                                          bodyTimeout: .milliseconds(Int64(limits.bodyTimeoutSeconds * 1000)),
+                                         sendTimeout: .milliseconds(Int64(limits.sendTimeoutSeconds * 1000)),
                                          audit: ConnectionRefusalAudit(runtime: runtime))
         try sync.addHandler(headGuard)
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)

@@ -8,7 +8,9 @@ import NIOCore
 ///   opening) closes the connection (slow-header senders, slowloris);
 /// - a request body not complete within `bodyTimeout` of its head gets 408 and the
 ///   connection is closed (slow-body senders);
-/// - a keep-alive connection idle for `idleTimeout` after a response is closed.
+/// - a keep-alive connection idle for `idleTimeout` after a response is closed;
+/// - a client that takes no response bytes for `sendTimeout` (the socket stays unwritable)
+///   is disconnected (slow readers; the response is recorded as interrupted).
 ///
 /// Event-loop confined. `ExchangeObserver` tells it when a request and its response end.
 final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
@@ -21,6 +23,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
     let bodyTimeout: TimeAmount
+    let sendTimeout: TimeAmount
+    /// Set while the socket is unwritable: when the client must have taken bytes by.
+    private var sendDeadline: NIODeadline?
 
     private var awaitingHead = true
     private var headBytes = 0
@@ -35,7 +40,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// per-request cost); timeouts are kept to within one tick.
     private var ticker: Scheduled<Void>?
     private var tick: TimeAmount {
-        let shortest = min(headerTimeout, idleTimeout, bodyTimeout)
+        let shortest = min(headerTimeout, idleTimeout, bodyTimeout, sendTimeout)
         return max(.milliseconds(50), min(.seconds(1), .nanoseconds(shortest.nanoseconds / 4)))
     }
     private var context: ChannelHandlerContext?
@@ -47,8 +52,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let audit: ConnectionRefusalAudit
 
     init(maxHeaderBytes: Int, headerTimeout: TimeAmount, idleTimeout: TimeAmount, bodyTimeout: TimeAmount = .seconds(30),
-         audit: ConnectionRefusalAudit) {
+         sendTimeout: TimeAmount = .seconds(60), audit: ConnectionRefusalAudit) {
         self.bodyTimeout = bodyTimeout
+        self.sendTimeout = sendTimeout
         self.audit = audit
         self.maxHeaderBytes = maxHeaderBytes
         self.headerTimeout = headerTimeout
@@ -69,6 +75,16 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         arm(headerTimeout)
         context.fireChannelActive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            sendDeadline = nil
+        } else {
+            sendDeadline = .now() + sendTimeout
+            if ticker == nil { scheduleTick(context) }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -178,11 +194,17 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             guard let self, let context = self.context else { return }
             self.ticker = nil
             self.check()
-            if self.deadline != nil, context.channel.isActive { self.scheduleTick(context) }
+            if self.deadline != nil || self.sendDeadline != nil, context.channel.isActive { self.scheduleTick(context) }
         }
     }
 
     private func check() {
+        if let sendDeadline, sendDeadline <= .now(), let context {
+            // The client has not taken a byte for sendTimeout: it is not reading.
+            self.sendDeadline = nil
+            context.close(promise: nil)
+            return
+        }
         guard let deadline, deadline <= .now(), let context else { return }
         self.deadline = nil
         switch expiry {

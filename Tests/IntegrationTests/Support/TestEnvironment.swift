@@ -50,6 +50,7 @@ final class TestEnvironment: @unchecked Sendable {
         var redis: String?
         var onRedisError = "local"
         var bodyTimeout = 30.0
+        var sendTimeout = 60.0
         var maxConnections = 20_000
         var maxConnectionsPerIP = 20_000
         /// `server.http2` (nil: the default, on).
@@ -75,6 +76,7 @@ final class TestEnvironment: @unchecked Sendable {
             header_timeout_seconds: \(options.headerTimeout)
             idle_timeout_seconds: \(options.idleTimeout)
             body_timeout_seconds: \(options.bodyTimeout)
+            send_timeout_seconds: \(options.sendTimeout)
             max_connections: \(options.maxConnections)
             max_connections_per_ip: \(options.maxConnectionsPerIP)
           drain_timeout_seconds: \(options.drainTimeout)\(options.http2.map { "\n  http2: \($0)" } ?? "")
