@@ -23,23 +23,24 @@ public final class AuditWriter: Sendable {
         let written: WriteNotice?
     }
 
-    /// Resumes a waiter exactly once: with true when written, false on timeout.
+    /// Tells a waiter exactly once: true when written, false on timeout.
     final class WriteNotice: Sendable {
-        private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        private let callback = Mutex<(@Sendable (Bool) -> Void)?>(nil)
         let deadline: ContinuousClock.Instant
 
-        init(_ c: CheckedContinuation<Bool, Never>, deadline: ContinuousClock.Instant) {
+        init(deadline: ContinuousClock.Instant, _ callback: @escaping @Sendable (Bool) -> Void) {
             self.deadline = deadline
-            continuation.withLock { $0 = c }
+            self.callback.withLock { $0 = callback }
         }
 
-        var isPending: Bool { continuation.withLock { $0 != nil } }
+        var isPending: Bool { callback.withLock { $0 != nil } }
 
         func resume(_ written: Bool) {
-            continuation.withLock { c in
-                c?.resume(returning: written)
-                c = nil
+            let call = callback.withLock { c in
+                defer { c = nil }
+                return c
             }
+            call?(written)
         }
     }
 
@@ -103,11 +104,25 @@ public final class AuditWriter: Sendable {
     public func appendAndWait(_ record: AuditRecord, timeout: Duration = .seconds(3600)) async -> Bool {
         await waitForRoom()
         return await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            let notice = WriteNotice(c, deadline: .now + timeout)
-            state.withLock { $0.queue.append(Entry(record: record, written: notice)) }
-            signalWriter()
-            watchdog.watch(notice)
+            enqueue(record, timeout: timeout) { c.resume(returning: $0) }
         }
+    }
+
+    /// Queues a record and calls `whenWritten` (on the writer or watchdog thread) with
+    /// true once it is in the file, or false after `timeout` (the record stays queued).
+    /// For callers that resume on their own event loop instead of wherever the writer
+    /// thread would send a continuation: the gateway completes a promise of the
+    /// connection's loop with it. Suspends while the queue is full, as `append` does.
+    public func append(_ record: AuditRecord, timeout: Duration, whenWritten: @escaping @Sendable (Bool) -> Void) async {
+        await waitForRoom()
+        enqueue(record, timeout: timeout, whenWritten)
+    }
+
+    private func enqueue(_ record: AuditRecord, timeout: Duration, _ whenWritten: @escaping @Sendable (Bool) -> Void) {
+        let notice = WriteNotice(deadline: .now + timeout, whenWritten)
+        state.withLock { $0.queue.append(Entry(record: record, written: notice)) }
+        signalWriter()
+        watchdog.watch(notice)
     }
 
     private func waitForRoom() async {

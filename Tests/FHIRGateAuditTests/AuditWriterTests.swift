@@ -110,6 +110,35 @@ import Testing
         #expect(try AuditChainVerifier.verify(files: [path + ".old", path]).records == 3)
     }
 
+    /// The callback form the gateway uses to resume on its own event loop: true once the
+    /// record is in the file; false when the disk has not taken it by the timeout (from
+    /// the watchdog, the record stays queued and is written later).
+    @Test func writtenCallbackReportsTheRecordOrTheTimeout() async throws {
+        let path = tempPath()
+        let writer = try AuditWriter(path: path, fsync: .never)
+        let written = await withCheckedContinuation { c in
+            Task { await writer.append(record(0), timeout: .seconds(5)) { c.resume(returning: $0) } }
+        }
+        #expect(written)
+        #expect(lines(path).count == 1)
+        // The disk stops taking records (the file is replaced by a directory).
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".old")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        writer.reopen()
+        let started = ContinuousClock.now
+        let timedOut = await withCheckedContinuation { c in
+            Task { await writer.append(record(1), timeout: .milliseconds(300)) { c.resume(returning: $0) } }
+        }
+        #expect(!timedOut)
+        let waited = started.duration(to: .now)
+        #expect(waited >= .milliseconds(300) && waited < .seconds(3))
+        // Once the disk is back the queued record is written after all.
+        try FileManager.default.removeItem(atPath: path)
+        await writer.flush()
+        await writer.shutdown()
+        #expect(lines(path).first?.contains("req-1") == true)
+    }
+
     @Test func incompleteLastLineIsNotTampering() throws {
         let path = tempPath()
         let a = record(1).jsonLine(previousHash: nil)

@@ -135,6 +135,7 @@ struct HTTPConnection {
         let prepared = ctx
         let runtime = self.runtime
         let waitForRecord = refusal?.reason != "audit_unavailable" && snapshot.config.audit.onFailure == .deny
+        let loop = channel.channel.eventLoop
         let commitAudit: @Sendable (Int) async throws -> Void = { bytesOut in
             var c = prepared
             c.bytesOut = bytesOut
@@ -149,7 +150,12 @@ struct HTTPConnection {
             }
             // Data goes out only with its record on disk; if the disk does not take it in
             // time, the response is cut off instead of completed (the record stays queued).
-            guard await runtime.audit.appendAndWait(record, timeout: .seconds(2)) else { throw AuditNotWritten() }
+            // The writer thread completes a promise of this connection's event loop, so the
+            // task resumes where its channel lives (a continuation resumed from the writer
+            // thread would continue on an arbitrary loop and hop back for every write).
+            let written = loop.makePromise(of: Bool.self)
+            await runtime.audit.append(record, timeout: .seconds(2)) { written.succeed($0) }
+            guard try await written.futureResult.get() else { throw AuditNotWritten() }
         }
         var completed = false
         do {
