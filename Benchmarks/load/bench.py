@@ -193,10 +193,18 @@ def gateway_config(gw, adm, up, redis_port, routes=None):
     root = ROOT + "/Policies"
     base = f"https://localhost:{gw}"
     if routes is None:
-        routes = [("patient", "g10-patient-facing.yaml"), ("provider", "g10-provider-facing.yaml"), ("backend", "bulk-export.yaml")]
+        # "plain": no policy file, so no data rules: the "guard off" case (scopes only; Bundle
+        # links are still rewritten, which reads the Bundle once).
+        routes = [("patient", "g10-patient-facing.yaml"), ("provider", "g10-provider-facing.yaml"), ("backend", "bulk-export.yaml"),
+                  ("plain", None)]
+
+    def policy_part(policy):
+        if policy is None:
+            return ""
+        return f'policy: "{policy if policy.startswith("/") else root + "/" + policy}", '
     route_lines = "\n".join(
         f'  - {{{{ name: {name}, base_url: "{base}/{name}/r4", upstream: "http://127.0.0.1:{up}/fhir", '
-        f'policy: "{policy if policy.startswith("/") else root + "/" + policy}", upstream_authorization: strip }}}}'
+        f'{policy_part(policy)}upstream_authorization: strip }}}}'
         for name, policy in routes).replace("{{", "{").replace("}}", "}")
     redis = "" if os.environ.get("BENCH_ABLATE_REDIS") else f'rate_limit: {{ redis: "redis://127.0.0.1:{redis_port}/0" }}'
     audit_wait = "on_audit_failure: allow" if os.environ.get("BENCH_ABLATE_AUDIT_WAIT") else ""
@@ -237,6 +245,7 @@ def main():
         base = f"https://localhost:{gw}"
         patient_token = fhirgate_token("patient/*.rs", "pat-a", base + "/patient/r4", "bench-app")
         user_token = fhirgate_token("user/*.rs", None, base + "/provider/r4", "bench-app")
+        plain_token = fhirgate_token("user/*.rs", None, base + "/plain/r4", "bench-app")
         system_token = fhirgate_token("system/*.read", None, base + "/backend/r4", "bench-app")
         # One certificate (EC P-256, self-signed) for every proxy, so TLS costs the same.
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -282,7 +291,7 @@ def main():
         cases = [
             ("small", "GET Patient (2.5 KB)", "/Patient/pat-a", "patient", patient_token, False),
             ("search", "GET Observation search (60 KB Bundle), guard on", "/Observation?patient=pat-a", "patient", patient_token, False),
-            ("searchoff", "GET Observation search (60 KB Bundle), guard off", "/Observation?patient=pat-a", "provider", user_token, False),
+            ("searchoff", "GET Observation search (60 KB Bundle), guard off (user/ scope, no data rules; links rewritten)", "/Observation?patient=pat-a", "plain", plain_token, False),
             # Ablation only (not in the default run): the small GET through the provider route (user/ scope, no data rule).
             ("smalluser", "GET Patient (2.5 KB), user/ scope", "/Patient/pat-a", "provider", user_token, False),
             # Ablation only: a public read (no token, no policy data rule, nothing to guard): TLS, HTTP, forward, audit.
