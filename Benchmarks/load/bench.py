@@ -181,6 +181,17 @@ def h2load(url, headers, duration=None):
             "non2xx": non2xx, "errors": ""}
 
 
+def stop_all(procs):
+    """SIGTERM to every process, then wait (kill what does not stop within 10 s)."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def load(url, headers, mode, duration=None):
     """mode: False (keep-alive), True (new connection per request) or "h2"."""
     if mode == "h2":
@@ -379,13 +390,7 @@ def main():
         print(table)
         open(os.path.join(HERE, "RESULTS-latest.md"), "w").write(table + "\n")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -223,13 +223,7 @@ def main():
         for g in RUNNING:
             if g.proc.poll() is None:
                 g.proc.kill()
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        bench.stop_all(procs)
         shutil.rmtree(d, ignore_errors=True)
 
 
