@@ -199,7 +199,8 @@ struct HTTPConnection {
             if buffer.readableBytes > 0 { parts.append(.body(.byteBuffer(buffer))) }
         case .stream(let stream):
             // One chunk of lookahead: the last chunk is held until the record is written.
-            // The head goes out with the first chunk.
+            // The head goes out together with the first chunk, i.e. once a second chunk
+            // (or the end) has arrived: a small body is one write, not three.
             var pending: ByteBuffer?
             for try await chunk in stream {
                 if let previous = pending {
