@@ -214,9 +214,9 @@ def gateway_config(gw, adm, up, redis_port, routes=None):
             return ""
         return f'policy: "{policy if policy.startswith("/") else root + "/" + policy}", '
     route_lines = "\n".join(
-        f'  - {{{{ name: {name}, base_url: "{base}/{name}/r4", upstream: "http://127.0.0.1:{up}/fhir", '
-        f'{policy_part(policy)}upstream_authorization: strip }}}}'
-        for name, policy in routes).replace("{{", "{").replace("}}", "}")
+        f'  - {{ name: {name}, base_url: "{base}/{name}/r4", upstream: "http://127.0.0.1:{up}/fhir", '
+        f'{policy_part(policy)}upstream_authorization: strip }}'
+        for name, policy in routes)
     redis = "" if os.environ.get("BENCH_ABLATE_REDIS") else f'rate_limit: {{ redis: "redis://127.0.0.1:{redis_port}/0" }}'
     audit_wait = "on_audit_failure: allow" if os.environ.get("BENCH_ABLATE_AUDIT_WAIT") else ""
     return f"""

@@ -42,17 +42,13 @@ struct GatewayListener {
                     return channel.eventLoop.makeFailedFuture(ConnectionRefused())
                 }
                 channel.closeFuture.whenComplete { _ in runtime.admission.release(ip: ip) }
-                guard let ssl = current.sslContext else {
-                    return channel.eventLoop.makeCompletedFuture {
-                        channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime)))
-                    }
-                }
                 do {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl))
+                    if let ssl = current.sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
-                guard current.config.server.http2 else {
+                // HTTP/1.1 only (no TLS, or server.http2: false): no negotiation to wait for.
+                guard current.sslContext != nil, current.config.server.http2 else {
                     return channel.eventLoop.makeCompletedFuture {
                         channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime)))
                     }

@@ -32,8 +32,8 @@ struct HTTPConnection {
                     var parts = inbound.makeAsyncIterator()
                     var bodyUnread = false
                     if case .head(let head) = try await parts.next() {
-                        _ = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: peer.clientIP, tlsVersion: peer.tlsVersion,
-                                            bodyUnread: &bodyUnread)
+                        bodyUnread = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: peer.clientIP,
+                                                     tlsVersion: peer.tlsVersion).bodyUnread
                     }
                     // The writes above are queued, not yet sent (HTTP/2 flow control): closing
                     // the stream now would reset it (CANCEL) and lose the response's end. The
@@ -60,11 +60,9 @@ struct HTTPConnection {
                 while let part = try await parts.next() {
                     guard case .head(let head) = part else { return }
                     registry.setBusy(id, true)
-                    var bodyUnread = false
-                    let keepOpen = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: clientIP, tlsVersion: tlsVersion,
-                                                   bodyUnread: &bodyUnread)
+                    let exchange = try await serve(head: head, parts: &parts, outbound: outbound, clientIP: clientIP, tlsVersion: tlsVersion)
                     registry.setBusy(id, false)
-                    if !keepOpen || registry.isDraining { return }
+                    if !exchange.keepOpen || registry.isDraining { return }
                 }
             }
         } catch {
@@ -72,10 +70,18 @@ struct HTTPConnection {
         }
     }
 
-    /// Serves one request; returns whether the connection may carry another.
+    /// How one exchange ended.
+    struct Exchange {
+        /// The connection may carry another request.
+        var keepOpen: Bool
+        /// The request body was refused before it was read to its end.
+        var bodyUnread = false
+    }
+
+    /// Serves one request.
     private func serve(head: HTTPRequestHead, parts: inout NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator,
-                       outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, clientIP: String?, tlsVersion: String?,
-                       bodyUnread: inout Bool) async throws -> Bool {
+                       outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, clientIP: String?,
+                       tlsVersion: String?) async throws -> Exchange {
         let snapshot = runtime.snapshot
         let limits = snapshot.config.server.limits
         let requestID = Self.requestID(head.headers.first(name: "x-request-id"))
@@ -85,21 +91,19 @@ struct HTTPConnection {
         // A declared body over the limit is refused before any of it is read.
         if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
             refusal = .payloadTooLarge
-            bodyUnread = true
         } else {
             loop: while let part = try await parts.next() {
                 switch part {
                 case .body(var chunk):
                     if body.readableBytes + chunk.readableBytes > limits.maxBodyBytes {
                         refusal = .payloadTooLarge
-                        bodyUnread = true
                         break loop
                     }
                     body.writeBuffer(&chunk)
                 case .end:
                     break loop
                 case .head:
-                    return false
+                    return Exchange(keepOpen: false)
                 }
             }
         }
@@ -177,7 +181,7 @@ struct HTTPConnection {
         }
         runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
                                         duration: ctx.started.duration(to: end), upstream: ctx.upstreamDuration)
-        return completed && keepAlive
+        return Exchange(keepOpen: completed && keepAlive, bodyUnread: refusal == .payloadTooLarge)
     }
 
     /// Writes the response; `beforeCompleting` runs (with the byte count) just before the

@@ -39,10 +39,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// every phase of every request (three per request, a measurable share of the
     /// per-request cost); timeouts are kept to within one tick.
     private var ticker: Scheduled<Void>?
-    private var tick: TimeAmount {
-        let shortest = min(headerTimeout, idleTimeout, bodyTimeout, sendTimeout)
-        return max(.milliseconds(50), min(.seconds(1), .nanoseconds(shortest.nanoseconds / 4)))
-    }
+    private let tick: TimeAmount
     private var context: ChannelHandlerContext?
     private var rejected = false
     /// Bytes of the request line being read (validated at its LF).
@@ -55,6 +52,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
          sendTimeout: TimeAmount = .seconds(60), audit: ConnectionRefusalAudit) {
         self.bodyTimeout = bodyTimeout
         self.sendTimeout = sendTimeout
+        let shortest = min(headerTimeout, idleTimeout, bodyTimeout, sendTimeout)
+        tick = max(.milliseconds(50), min(.seconds(1), .nanoseconds(shortest.nanoseconds / 4)))
         self.audit = audit
         self.maxHeaderBytes = maxHeaderBytes
         self.headerTimeout = headerTimeout
