@@ -344,6 +344,10 @@ def main():
                     perf = subprocess.Popen(["strace", "-f", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"][7:]]
                                             + (["-e", os.environ["BENCH_STRACE"]] if os.environ.get("BENCH_STRACE") else ["-c"]),
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                elif os.environ["BENCH_PERF"].startswith("stat:"):
+                    # BENCH_PERF=stat:file: instructions per request (steadier than time on a shared machine).
+                    perf = subprocess.Popen(["perf", "stat", "-e", "instructions:u,instructions:k,task-clock", "-p", str(gateway.pid),
+                                             "-o", os.environ["BENCH_PERF"][5:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 else:
                     perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"]],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -353,6 +357,13 @@ def main():
             if perf:
                 perf.send_signal(signal.SIGINT)
                 perf.wait()
+                if os.environ["BENCH_PERF"].startswith("stat:"):
+                    stat = open(os.environ["BENCH_PERF"][5:]).read()
+                    for kind in ("u", "k"):
+                        m = re.search(r"([\d,]+)\s+instructions:" + kind, stat)
+                        if m:
+                            print(f"{name}: {int(m.group(1).replace(',', '')) / max(r['requests'], 1):,.0f} instructions:{kind}/request",
+                                  file=sys.stderr)
             row["FHIRGate, everything on"] = r
             rows.append(row)
             print(name, {k: (v["rps"] if isinstance(v, dict) else v) for k, v in row.items() if k != "case"}, file=sys.stderr)

@@ -6,11 +6,11 @@ import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
-/// Binds the public listener and hands each connection to `HTTPConnection` (HTTP/1.1)
-/// or `HTTP2Connection` (ALPN `h2`). Connections over the caps are closed on accept,
-/// before TLS.
+/// Binds the public listener and hands each connection to `HTTP1ExchangeHandler`
+/// (HTTP/1.1) or `HTTP2Connection` (ALPN `h2`). Connections over the caps are closed on
+/// accept, before TLS.
 /// HTTP/1.1 pipeline: TLS → head guard (size, timeouts) → HTTP/1.1 codec with pipelining
-/// assistance → protocol-error answers → exchange observer → async channel.
+/// assistance → protocol-error answers → exchange observer → exchange handler.
 /// HTTP/2 pipeline: TLS → NIOHTTP2 (header-list cap, stream limit, idle timeout) → per
 /// stream: HTTP/2-to-HTTP/1 codec → async channel; every stream runs the same phases.
 struct GatewayListener {
@@ -19,13 +19,17 @@ struct GatewayListener {
 
     typealias HTTP1Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     typealias HTTP2Streams = NIOHTTP2Handler.AsyncStreamMultiplexer<HTTP1Channel>
-    typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Channel, (any Channel, HTTP2Streams)>
+    /// An HTTP/1.1 connection is served by its handler; the listener only waits for it
+    /// to be closed with no exchange still finishing (a drain waits for that).
+    typealias HTTP1Connection = EventLoopFuture<Void>
+    typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Connection, (any Channel, HTTP2Streams)>
     typealias Server = NIOAsyncChannel<EventLoopFuture<Negotiated>, Never>
 
     func bind() async throws -> Server {
         let snapshot = runtime.snapshot
         let listen = snapshot.config.server.listen
         let runtime = self.runtime
+        let registry = self.registry
         return try await ServerBootstrap(group: runtime.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,7 +54,7 @@ struct GatewayListener {
                 // HTTP/1.1 only (no TLS, or server.http2: false): no negotiation to wait for.
                 guard current.sslContext != nil, current.config.server.http2 else {
                     return channel.eventLoop.makeCompletedFuture {
-                        channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime)))
+                        channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry)))
                     }
                 }
                 // Until ALPN has picked a protocol no head guard is in the pipeline: a client
@@ -61,7 +65,7 @@ struct GatewayListener {
                 return channel.configureHTTP2AsyncSecureUpgrade(
                     http1ConnectionInitializer: { channel in
                         handshakeTimeout.cancel()
-                        return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP1(channel, limits: limits, runtime: runtime) }
+                        return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry) }
                     },
                     http2ConnectionInitializer: { channel in
                         handshakeTimeout.cancel()
@@ -71,7 +75,8 @@ struct GatewayListener {
             }
     }
 
-    static func configureHTTP1(_ channel: any Channel, limits: ServerSettings.Limits, runtime: GatewayRuntime) throws -> HTTP1Channel {
+    static func configureHTTP1(_ channel: any Channel, limits: ServerSettings.Limits, runtime: GatewayRuntime,
+                               registry: ConnectionRegistry) throws -> HTTP1Connection {
         let sync = channel.pipeline.syncOperations
         let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
                                          headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
@@ -83,7 +88,9 @@ struct GatewayListener {
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
         try sync.addHandler(ProtocolErrorHandler(audit: ConnectionRefusalAudit(runtime: runtime)))
         try sync.addHandler(ExchangeObserver(headGuard: headGuard))
-        return try HTTP1Channel(wrappingChannelSynchronously: channel)
+        let exchanges = HTTP1ExchangeHandler(runtime: runtime, registry: registry, maxBodyBytes: limits.maxBodyBytes, eventLoop: channel.eventLoop)
+        try sync.addHandler(exchanges)
+        return exchanges.closedAndIdle
     }
 
     /// NIOHTTP2 enforces the header-list size (HPACK-decoded), the stream limit, header
@@ -119,8 +126,8 @@ struct GatewayListener {
                             // A failed handshake or negotiation: the channel is closed already.
                             guard let negotiated = try? await negotiation.get() else { return }
                             switch negotiated {
-                            case .http1_1(let channel):
-                                await HTTPConnection(channel: channel, runtime: runtime, registry: registry).run()
+                            case .http1_1(let connection):
+                                try? await connection.get()
                             case .http2(let (channel, streams)):
                                 await HTTP2Connection(channel: channel, streams: streams, runtime: runtime, registry: registry).run()
                             }

@@ -1,0 +1,206 @@
+import FHIRGateCore
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// The end of an HTTP/1.1 connection's pipeline: gathers each request (head and body
+/// within limits) on the event loop, then serves it in a task of its own through
+/// `RequestExchange`, which writes the response back through this handler.
+///
+/// Why a handler and not an async channel per connection: an `NIOAsyncChannel` moves
+/// every request part and every response write through an async sequence, its buffer
+/// and a task switch, which measured about a fifth of a small request's CPU. Here the
+/// parts are gathered synchronously and a request costs one task.
+///
+/// Requests are served one at a time: NIO's pipelining handler holds a pipelined request
+/// until the response before it has ended, and a request that completes while the last
+/// exchange is still finishing (its audit and metrics) waits for it here.
+/// Event-loop confined.
+final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// Between requests, or the rest of a refused body is being dropped.
+        case idle
+        case receiving(HTTPRequestHead, RequestBodyCollector)
+        /// Received whole while the previous exchange is still finishing.
+        case waiting(HTTPRequestHead, RequestBodyCollector)
+        /// The exchange is writing its response.
+        case serving
+    }
+
+    private let runtime: GatewayRuntime
+    private let registry: ConnectionRegistry
+    private let maxBodyBytes: Int
+    private var state = State.idle
+    private var exchangeRunning = false
+    private var context: ChannelHandlerContext?
+    private var registryID: Int?
+    private var peer: RequestExchange.Peer?
+    /// Completed when the client can take more bytes (set while a write waits for it).
+    private var writable: EventLoopPromise<Void>?
+    private var inactive = false
+    private let eventLoop: any EventLoop
+    /// Completed once the connection is closed and its last exchange has finished: what
+    /// a drain waits for.
+    private let finished: EventLoopPromise<Void>
+    private var finishedSignalled = false
+    var closedAndIdle: EventLoopFuture<Void> { finished.futureResult }
+
+    init(runtime: GatewayRuntime, registry: ConnectionRegistry, maxBodyBytes: Int, eventLoop: any EventLoop) {
+        self.runtime = runtime
+        self.registry = registry
+        self.maxBodyBytes = maxBodyBytes
+        self.eventLoop = eventLoop
+        finished = eventLoop.makePromise()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        registryID = registry.register(context.channel)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        inactive = true
+        if let id = registryID { registry.remove(id) }
+        registryID = nil
+        if !exchangeRunning { signalFinished() }
+    }
+
+    private func signalFinished() {
+        guard !finishedSignalled else { return }
+        finishedSignalled = true
+        finished.succeed()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state else {
+                // Cannot happen behind the pipelining handler; never serve two at once.
+                context.close(promise: nil)
+                return
+            }
+            let collector = RequestBodyCollector(head: head, maxBytes: maxBodyBytes)
+            // A body declared too large is refused before any of it is read.
+            if collector.refusal != nil { start(head, collector) } else { state = .receiving(head, collector) }
+        case .body(var chunk):
+            guard case .receiving(let head, var collector) = state else { return }
+            state = .idle // the collector's buffer is then unique: appending does not copy it
+            if collector.append(&chunk) { state = .receiving(head, collector) } else { start(head, collector) }
+        case .end:
+            guard case .receiving(let head, let collector) = state else { return }
+            start(head, collector)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let waiting = writable {
+            writable = nil
+            waiting.succeed()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
+        if let waiting = writable {
+            writable = nil
+            waiting.fail(ChannelError.ioOnClosedChannel)
+        }
+        if let id = registryID { registry.remove(id) }
+        registryID = nil
+        if !exchangeRunning { signalFinished() }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Parser errors were answered below; anything else (TLS, reset) ends the connection.
+        runtime.logger.debug("connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    private func start(_ head: HTTPRequestHead, _ collector: RequestBodyCollector) {
+        guard let context else { return }
+        if exchangeRunning {
+            state = .waiting(head, collector)
+            return
+        }
+        state = .serving
+        exchangeRunning = true
+        if let id = registryID { registry.setBusy(id, true) }
+        let exchange = RequestExchange(runtime: runtime, registry: registry, peer: peerOf(context), viaHTTP2: false, loop: context.eventLoop)
+        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let sink = Sink(handler: this)
+        let body = collector.body
+        let refusal = collector.refusal
+        Task {
+            let outcome = await exchange.serve(head: head, body: body, refusal: refusal, to: sink)
+            if this.eventLoop.inEventLoop {
+                this.value.exchangeEnded(outcome)
+            } else {
+                this.eventLoop.execute { this.value.exchangeEnded(outcome) }
+            }
+        }
+    }
+
+    private func exchangeEnded(_ outcome: RequestExchange.Outcome) {
+        exchangeRunning = false
+        if inactive {
+            signalFinished()
+            return
+        }
+        if let id = registryID { registry.setBusy(id, false) } // closes the connection during a drain
+        guard outcome.keepOpen, !registry.isDraining else {
+            context?.close(promise: nil)
+            return
+        }
+        if case .waiting(let head, let collector) = state {
+            state = .idle
+            start(head, collector)
+        }
+    }
+
+    /// The client's address and TLS version, read once: by the first complete request
+    /// the handshake is done.
+    private func peerOf(_ context: ChannelHandlerContext) -> RequestExchange.Peer {
+        if let peer { return peer }
+        let version = (try? context.pipeline.syncOperations.nioSSL_tlsVersion()) ?? nil
+        let made = RequestExchange.Peer(clientIP: context.channel.remoteAddress?.ipAddress, tlsVersion: version.map(RequestExchange.describe))
+        peer = made
+        return made
+    }
+
+    /// Writes and flushes response parts; nil when the caller may go on at once, else a
+    /// future to wait for (the final write's completion, or writability).
+    fileprivate func send(_ parts: [HTTPServerResponsePart], final: Bool) -> EventLoopFuture<Void>? {
+        guard let context, !inactive else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        if final, case .serving = state { state = .idle } // the next request may be gathered
+        let done: EventLoopPromise<Void>? = final ? context.eventLoop.makePromise() : nil
+        for (index, part) in parts.enumerated() {
+            context.write(wrapOutboundOut(part), promise: index == parts.count - 1 ? done : nil)
+        }
+        context.flush()
+        if let done { return done.futureResult }
+        if context.channel.isWritable { return nil }
+        if writable == nil { writable = context.eventLoop.makePromise() }
+        return writable?.futureResult
+    }
+
+    /// The exchange's side: hops to the connection's loop only when it is elsewhere.
+    private struct Sink: ResponseSink {
+        let handler: NIOLoopBound<HTTP1ExchangeHandler>
+
+        func write(_ parts: [HTTPServerResponsePart], final: Bool) async throws {
+            let loop = handler.eventLoop
+            if loop.inEventLoop {
+                if let wait = handler.value.send(parts, final: final) { try await wait.get() }
+            } else {
+                let handler = self.handler
+                try await loop.flatSubmit { handler.value.send(parts, final: final) ?? loop.makeSucceededVoidFuture() }.get()
+            }
+        }
+    }
+}
