@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "FHIRGateAuthTests",
             dependencies: [
-                "FHIRGateAuth", "FHIRGateCore",
+                "FHIRGateAuth", "FHIRGateCore", "FHIRGateTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -154,6 +154,7 @@ let package = Package(
             name: "FHIRGateTestSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
@@ -172,6 +173,7 @@ let package = Package(
             dependencies: [
                 "FHIRGateServer", "FHIRGateCore", "FHIRGateRedis", "FHIRGateTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FHIRGateTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,7 @@
 import Crypto
-import Foundation
 import _CryptoExtras
+import FHIRGateTestSupport
+import Foundation
 
 /// Real keys made at test time, signing real JWTs — including the broken ones a
 /// gateway must refuse.

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FHIRGateCore
 import Foundation
 import NIOCore
@@ -58,7 +57,7 @@ struct BulkJobPhase {
         return nil
     }
 
-    func finish(_ ctx: inout RequestContext, upstream: HTTPClientResponse, maxManifestBytes: Int) async throws(GatewayError) -> GatewayResponse? {
+    func finish(_ ctx: inout RequestContext, upstream: UpstreamResponse, maxManifestBytes: Int) async throws(GatewayError) -> GatewayResponse? {
         guard let request = ctx.request, let route = ctx.route, let token = ctx.token else { return nil }
         if let slot = ctx.bulkSlot {
             return try await registerJob(&ctx, slot: slot, upstream: upstream, route: route, token: token, request: request)
@@ -99,7 +98,7 @@ struct BulkJobPhase {
         return GatewayResponse(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: rewritten)))
     }
 
-    func registerJob(_ ctx: inout RequestContext, slot: String, upstream: HTTPClientResponse, route: RouteRuntime, token: AccessToken,
+    func registerJob(_ ctx: inout RequestContext, slot: String, upstream: UpstreamResponse, route: RouteRuntime, token: AccessToken,
                      request: FHIRRequest) async throws(GatewayError) -> GatewayResponse? {
         let owner = Self.owner(token)
         guard upstream.status == .accepted else {
@@ -123,10 +122,9 @@ struct BulkJobPhase {
             try await jobs.save(job, slot: slot)
         } catch {
             // Nobody could ever poll this job: cancel it upstream rather than leave it running.
-            var cancel = HTTPClientRequest(url: location)
-            cancel.method = .DELETE
+            var cancel = UpstreamRequest(url: location, method: .DELETE)
             ForwardPhase.addIdentity(to: &cancel.headers, ctx, route: route)
-            if let response = try? await route.httpClient.execute(cancel, timeout: .seconds(5)) { _ = try? await response.body.collect(upTo: 1 << 16) }
+            if let response = try? await route.upstream.execute(cancel, timeout: .seconds(5)) { _ = try? await response.body.collect(upTo: 1 << 16) }
             throw .serviceUnavailable(reason: "bulk_job_store_unavailable")
         }
         ctx.bulkJob = job

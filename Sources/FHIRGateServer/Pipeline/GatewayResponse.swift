@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FHIRGateCore
 import NIOCore
 import NIOHTTP1
@@ -9,7 +8,7 @@ struct GatewayResponse: Sendable {
     enum Body: Sendable {
         case empty
         case bytes(ByteBuffer)
-        case stream(HTTPClientResponse.Body)
+        case stream(UpstreamBody)
     }
 
     var status: HTTPResponseStatus

@@ -131,10 +131,9 @@ public final class GatewayRuntime: Sendable {
     func probeUpstreams() async {
         while !Task.isCancelled {
             for route in snapshot.routes {
-                var request = HTTPClientRequest(url: route.settings.upstream + "/metadata")
-                request.method = .GET
+                let request = UpstreamRequest(url: route.settings.upstream + "/metadata")
                 let up: Bool
-                if let response = try? await route.httpClient.execute(request, timeout: .seconds(2)) {
+                if let response = try? await route.upstream.execute(request, timeout: .seconds(2)) {
                     up = response.status.code < 500
                     _ = try? await response.body.collect(upTo: 4 << 20)
                 } else {

@@ -26,9 +26,8 @@ final class GatewaySnapshot: Sendable {
                 built.append(try RouteRuntime(settings: route, policy: route.policyFile.flatMap { policies[$0] }, group: group))
             }
         } catch {
-            // The pools already made are shut down, not dropped (an HTTP client must be).
-            let made = built
-            Task { for route in made { try? await route.httpClient.shutdown() } }
+            // The pools already made are shut down, not dropped.
+            for route in built { route.upstream.shutdown() }
             throw error
         }
         routes = built
@@ -53,6 +52,6 @@ final class GatewaySnapshot: Sendable {
     }
 
     func shutdownClients() async {
-        for route in routes { try? await route.httpClient.shutdown() }
+        for route in routes { route.upstream.shutdown() }
     }
 }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FHIRGateCore
 import Foundation
 import NIOCore
@@ -12,7 +11,7 @@ final class RouteRuntime: Sendable {
     /// Scopes, request bodies and the route's compiled policy, in one pure decision.
     let evaluator: PolicyEvaluator
     let responseGuard: ResponseGuard
-    let httpClient: HTTPClient
+    let upstream: UpstreamClient
     /// The Authorization value sent upstream in `replace` mode.
     let upstreamCredential: String?
     let upstreamBasePath: String
@@ -38,16 +37,9 @@ final class RouteRuntime: Sendable {
             tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
-        var configuration = HTTPClient.Configuration(
-            tlsConfiguration: tls,
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(settings.connectTimeoutSeconds * 1000)),
-                           read: .milliseconds(Int64(settings.readTimeoutSeconds * 1000))),
-            decompression: .disabled
-        )
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
-        configuration.connectionPool.retryConnectionEstablishment = false
-        httpClient = HTTPClient(eventLoopGroup: group, configuration: configuration)
+        guard let origin = UpstreamOrigin(url: settings.upstream) else { throw UpstreamError.foreignOrigin }
+        upstream = try UpstreamClient(origin: origin, tls: tls, connectTimeout: .milliseconds(Int64(settings.connectTimeoutSeconds * 1000)),
+                                      readTimeout: .milliseconds(Int64(settings.readTimeoutSeconds * 1000)), group: group)
     }
 
     var authorizer: Authorizer { evaluator.authorizer }

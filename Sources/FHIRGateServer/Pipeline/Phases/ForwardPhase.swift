@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FHIRGateCore
 import Foundation
 import NIOCore
@@ -13,7 +12,7 @@ struct ForwardPhase {
         "x-request-id", "if-none-exist", "x-real-ip",
     ]
 
-    func run(_ ctx: inout RequestContext) async throws(GatewayError) -> HTTPClientResponse {
+    func run(_ ctx: inout RequestContext) async throws(GatewayError) -> UpstreamResponse {
         guard let route = ctx.route, let request = ctx.request, let target = ctx.target else {
             throw .internalError(reason: "forward_before_classify")
         }
@@ -31,8 +30,7 @@ struct ForwardPhase {
             if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
         }
 
-        var upstream = HTTPClientRequest(url: url)
-        upstream.method = ctx.head.method
+        var upstream = UpstreamRequest(url: url, method: ctx.head.method)
         var headers = HopByHop.strip(ctx.head.headers)
         for name in Self.replacedRequestHeaders { headers.remove(name: name) }
         Self.addIdentity(to: &headers, ctx, route: route)
@@ -59,15 +57,15 @@ struct ForwardPhase {
 
         if let form = ctx.formItems {
             let text = PercentEncoding.query(form + (decision?.narrowing ?? []))
-            upstream.body = .bytes(ByteBuffer(string: text))
+            upstream.body = ByteBuffer(string: text)
             upstream.headers.replaceOrAdd(name: "Content-Type", value: "application/x-www-form-urlencoded")
         } else if ctx.body.readableBytes > 0 {
-            upstream.body = .bytes(ctx.body)
+            upstream.body = ctx.body
         }
 
         let started = ContinuousClock.now
         do {
-            let response = try await route.httpClient.execute(upstream, timeout: .milliseconds(Int64(route.settings.readTimeoutSeconds * 1000)))
+            let response = try await route.upstream.execute(upstream, timeout: .milliseconds(Int64(route.settings.readTimeoutSeconds * 1000)))
             ctx.upstreamDuration = started.duration(to: .now)
             ctx.upstreamStatus = Int(response.status.code)
             return response
@@ -101,11 +99,13 @@ struct ForwardPhase {
 
     /// Upstream failures, without their details (hostnames stay out of responses).
     static func classify(_ error: any Error) -> GatewayError {
-        if let e = error as? HTTPClientError {
+        if let e = error as? UpstreamError {
             switch e {
-            case .deadlineExceeded, .readTimeout: return .upstreamTimeout(reason: "upstream_timeout")
+            case .timeout: return .upstreamTimeout(reason: "upstream_timeout")
             case .connectTimeout: return .upstreamTimeout(reason: "upstream_connect_timeout")
-            default: return .upstreamUnavailable(reason: "upstream_error")
+            case .foreignOrigin: return .upstreamUnavailable(reason: "upstream_foreign_origin")
+            case .unreachable: return .upstreamUnavailable(reason: "upstream_unreachable")
+            case .connectionFailed, .shutDown: return .upstreamUnavailable(reason: "upstream_error")
             }
         }
         return .upstreamUnavailable(reason: "upstream_unreachable")

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FHIRGateCore
 import NIOCore
 import NIOHTTP1
@@ -11,7 +10,7 @@ struct ResponseGuardPhase {
     let maxCheckedBytes: Int
     let signer: PageLinkSigner
 
-    func run(_ ctx: inout RequestContext, upstream: HTTPClientResponse) async throws(GatewayError) -> GatewayResponse {
+    func run(_ ctx: inout RequestContext, upstream: UpstreamResponse) async throws(GatewayError) -> GatewayResponse {
         guard let route = ctx.route else { throw .internalError(reason: "guard_before_route") }
         var headers = HopByHop.strip(upstream.headers)
         Self.rewriteLocations(&headers, route: route)

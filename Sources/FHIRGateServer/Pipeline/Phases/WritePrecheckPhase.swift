@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FHIRGateCore
 import NIOCore
 import NIOHTTP1
@@ -16,19 +15,18 @@ struct WritePrecheckPhase {
         guard let route = ctx.route, let request = ctx.request, let type = request.resourceType, let id = request.id else {
             throw .internalError(reason: "precheck_before_classify")
         }
-        var fetch = HTTPClientRequest(url: route.settings.upstream + "/" + PercentEncoding.encode(type, inPath: true) + "/"
+        var fetch = UpstreamRequest(url: route.settings.upstream + "/" + PercentEncoding.encode(type, inPath: true) + "/"
             + PercentEncoding.encode(id, inPath: true))
-        fetch.method = .GET
         var headers = HTTPHeaders()
         ForwardPhase.addIdentity(to: &headers, ctx, route: route)
         headers.add(name: "Accept", value: "application/fhir+json")
         headers.add(name: "Accept-Encoding", value: "identity")
         fetch.headers = headers
 
-        let response: HTTPClientResponse
+        let response: UpstreamResponse
         let body: ByteBuffer
         do {
-            response = try await route.httpClient.execute(fetch, timeout: .milliseconds(Int64(route.settings.readTimeoutSeconds * 1000)))
+            response = try await route.upstream.execute(fetch, timeout: .milliseconds(Int64(route.settings.readTimeoutSeconds * 1000)))
             body = try await response.body.collect(upTo: maxCheckedBytes)
         } catch is NIOTooManyBytesError {
             throw .upstreamUnavailable(reason: "precheck_buffer_exceeded")

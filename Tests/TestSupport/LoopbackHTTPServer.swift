@@ -2,12 +2,12 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-typealias HTTPConnectionChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+public typealias HTTPConnectionChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
 /// Binds an HTTP/1.1 server on a free loopback port and hands each connection to `serve`.
 /// Every accepted connection is consumed (NIO traps on one dropped unconsumed), and the
 /// accept loop ending never cancels connections being answered.
-func startLoopbackHTTPServer(_ serve: @escaping @Sendable (HTTPConnectionChannel) async throws -> Void) async throws -> (port: Int, channel: any Channel) {
+public func startLoopbackHTTPServer(_ serve: @escaping @Sendable (HTTPConnectionChannel) async throws -> Void) async throws -> (port: Int, channel: any Channel) {
     let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .bind(host: "127.0.0.1", port: 0) { channel in
             channel.eventLoop.makeCompletedFuture {
