@@ -54,6 +54,21 @@ extension IntegrationSuite {
         }
     }
 
+    /// An ops script that reloads as soon as the gateway is up must not kill it (the signal
+    /// used to be trapped only once the reload loop ran, after "listening").
+    @Test func aReloadRightAfterStartIsAReloadNotAnExit() async throws {
+        var options = TestEnvironment.Options()
+        options.signalWhenListening = SIGHUP
+        try await GatewayFixture.with(options) { f in
+            let token = try f.token("system/*.rs")
+            let response = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: token)
+            #expect(response.status == 200)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(f.gateway.isRunning)
+            #expect(f.gateway.log.contains("configuration reloaded"))
+        }
+    }
+
     @Test func aSighupStormUnderLoadFailsNoRequest() async throws {
         try await GatewayFixture.with { f in
             let token = try f.token("system/*.rs")

@@ -23,6 +23,12 @@ public final class Gateway: Service, Sendable {
     public var adminPort: Int? { boundAdminPort.withLock { $0 } }
 
     public func run() async throws {
+        // Signals are trapped before anything is bound: a SIGHUP (a reload by an ops script
+        // or `systemctl reload`) arriving between "listening" and the reload loop would
+        // otherwise meet the default action and terminate the process. One that arrives
+        // now is a reload once the loop runs.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let rotations = await UnixSignalsSequence(trapping: .sigusr1)
         let listener = GatewayListener(runtime: runtime, registry: registry)
         let server = try await listener.bind()
         boundPort.withLock { $0 = server.channel.localAddress?.port }
@@ -44,13 +50,13 @@ public final class Gateway: Service, Sendable {
                     group.addTask { await runtime.probeUpstreams() }
                     group.addTask { await ConfigFileWatcher(runtime: runtime).run() }
                     group.addTask {
-                        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        for await _ in hangups {
                             await runtime.reload()
                         }
                     }
                     group.addTask {
                         // logrotate's postrotate: reopen the audit file.
-                        for await _ in await UnixSignalsSequence(trapping: .sigusr1) {
+                        for await _ in rotations {
                             runtime.audit.reopen()
                         }
                     }

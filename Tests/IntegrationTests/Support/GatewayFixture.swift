@@ -1,5 +1,6 @@
 import FHIRGateDemo
 import Foundation
+import Testing
 
 /// A sample upstream, a real `fhirgate serve` in front of it, and a client: what most
 /// integration tests need.
@@ -19,7 +20,8 @@ final class GatewayFixture: @unchecked Sendable {
         let port = try TestEnvironment.freePort()
         let adminPort = try TestEnvironment.freePort()
         configFile = try env.writeConfig(port: port, adminPort: adminPort, upstreamPort: upstreamPort, options: options)
-        gateway = try await GatewayProcess(config: configFile, port: port, adminPort: adminPort, directory: env.directory)
+        gateway = try await GatewayProcess(config: configFile, port: port, adminPort: adminPort, directory: env.directory,
+                                           signalWhenListening: options.signalWhenListening)
         client = try TestClient(caPEM: env.pki.caCertificatePEM)
     }
 
@@ -33,6 +35,8 @@ final class GatewayFixture: @unchecked Sendable {
         do {
             try await body(f)
         } catch {
+            // A gateway that died mid-test explains the failure: its last words go with it.
+            if !f.gateway.isRunning { Issue.record("the gateway exited; its log ends:\n\(f.gateway.log.suffix(6000))") }
             await f.stop()
             throw error
         }

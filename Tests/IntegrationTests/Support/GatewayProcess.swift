@@ -20,7 +20,7 @@ final class GatewayProcess: @unchecked Sendable {
         return scratch + "/debug/fhirgate"
     }
 
-    init(config: String, port: Int, adminPort: Int, directory: String) async throws {
+    init(config: String, port: Int, adminPort: Int, directory: String, signalWhenListening: Int32? = nil) async throws {
         self.port = port
         self.adminPort = adminPort
         stderrFile = directory + "/gateway-\(UUID().uuidString.prefix(6)).log"
@@ -33,7 +33,7 @@ final class GatewayProcess: @unchecked Sendable {
         environment["FHIRGATE_LOG_LEVEL"] = environment["FHIRGATE_LOG_LEVEL"] ?? "debug"
         process.environment = environment
         try process.run()
-        try await waitUntilListening()
+        try await waitUntilListening(thenSignal: signalWhenListening)
     }
 
     deinit {
@@ -47,12 +47,17 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// Polls without blocking a thread: the tests' own servers share the small
     /// cooperative pool (2 threads on this machine).
-    private func waitUntilListening() async throws {
+    /// With `thenSignal`, polls every millisecond and sends the signal at once (an ops
+    /// script reloading right after start).
+    private func waitUntilListening(thenSignal signal: Int32? = nil) async throws {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if log.contains("fhirgate listening") { return }
+            if log.contains("fhirgate listening") {
+                if let signal { kill(process.processIdentifier, signal) }
+                return
+            }
             if !process.isRunning { throw GatewayProcessError.exited(log) }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: signal == nil ? .milliseconds(50) : .milliseconds(1))
         }
         throw GatewayProcessError.notListening(log)
     }

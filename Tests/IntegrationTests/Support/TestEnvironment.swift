@@ -55,6 +55,8 @@ final class TestEnvironment: @unchecked Sendable {
         var maxConnectionsPerIP = 20_000
         /// `server.http2` (nil: the default, on).
         var http2: Bool?
+        /// A signal the test harness sends the moment the gateway reports it is listening.
+        var signalWhenListening: Int32?
     }
 
     /// A gateway config with one route (`/r4`) to `upstreamPort`.
