@@ -20,18 +20,26 @@ public struct ReferenceValue: Sendable, Equatable {
             guard rest.hasPrefix(prefix) else { return nil }
             rest = rest.dropFirst(prefix.count)
         }
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
-        switch parts.count {
-        case 1:
-            guard FHIRId.isValid(parts[0]) else { return nil }
-            return ReferenceValue(type: nil, id: String(parts[0]))
-        case 2, 4:
-            guard R4Tables.isResourceType(parts[0]), FHIRId.isValid(parts[1]) else { return nil }
-            if parts.count == 4 { guard parts[2] == "_history", FHIRId.isValid(parts[3]) else { return nil } }
-            return ReferenceValue(type: String(parts[0]), id: String(parts[1]))
-        default:
-            return nil
+        // Up to four segments, found without splitting into an array: this runs for every
+        // reference of every resource the response guard checks.
+        let utf8 = rest.utf8
+        guard let first = utf8.firstIndex(of: 0x2F) else {
+            guard FHIRId.isValid(rest) else { return nil }
+            return ReferenceValue(type: nil, id: String(rest))
         }
+        let type = rest[..<first]
+        let afterType = utf8.index(after: first)
+        let second = utf8[afterType...].firstIndex(of: 0x2F)
+        let id = rest[afterType..<(second ?? rest.endIndex)]
+        guard R4Tables.isResourceType(type), FHIRId.isValid(id) else { return nil }
+        if let second {
+            // `Type/id/_history/vid`, nothing more.
+            let afterID = utf8.index(after: second)
+            guard let third = utf8[afterID...].firstIndex(of: 0x2F), rest[afterID..<third] == "_history" else { return nil }
+            let version = rest[utf8.index(after: third)...]
+            guard !version.utf8.contains(0x2F), FHIRId.isValid(version) else { return nil }
+        }
+        return ReferenceValue(type: String(type), id: String(id))
     }
 }
 

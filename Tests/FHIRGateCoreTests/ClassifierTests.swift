@@ -113,6 +113,11 @@ import Testing
         #expect(ReferenceValue.parse("https://gw/r40/Patient/123", base: base) == nil)
         #expect(ReferenceValue.parse("Patient/123/extra", base: base) == nil)
         #expect(ReferenceValue.parse("patient/123", base: base) == nil)
+        for malformed in ["", "/123", "Patient/", "Patient//123", "Patient/123/_history", "Patient/123/_history/",
+                          "Patient/123/_history/2/x", "Patient/123/x/2", "Patient/12 3", "Patient/123/_history/2/"] {
+            #expect(ReferenceValue.parse(malformed, base: base) == nil, "\(malformed)")
+        }
+        #expect(ReferenceValue.parse("https://gw/r4/Observation/o.1-a/_history/7", base: base) == ReferenceValue(type: "Observation", id: "o.1-a"))
     }
 }
 

@@ -115,46 +115,59 @@ struct JSONTreeParser {
 
     mutating func parseString(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let me = open(.string)
-        i += 1
+        var j = i + 1
+        defer { i = j }
+        let count = b.count
+        let base = b.baseAddress!
         var escaped = false
-        while i < b.count {
-            let c = b[i]
+        while j < count {
+            // Eight plain bytes (no quote, backslash or control byte) at a time: strings
+            // are most of a FHIR document's bytes.
+            while j + 8 <= count {
+                let v = UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)
+                let quote = v ^ 0x2222_2222_2222_2222
+                let slash = v ^ 0x5C5C_5C5C_5C5C_5C5C
+                let special = ((quote &- 0x0101_0101_0101_0101) & ~quote) | ((slash &- 0x0101_0101_0101_0101) & ~slash)
+                    | ((v &- 0x2020_2020_2020_2020) & ~v)
+                if special & 0x8080_8080_8080_8080 != 0 { break }
+                j += 8
+            }
+            guard j < count else { return false }
+            let c = base[j]
             // Plain bytes are the common case: skip them without the checks below.
             if c >= 0x20 && c != 0x22 && c != 0x5C {
-                i += 1
+                j += 1
                 continue
             }
             if c == UInt8(ascii: "\"") {
-                i += 1
+                j += 1
+                i = j
                 nodes[me].escaped = escaped
                 close(me)
                 return true
             }
             if c < 0x20 { return false }
-            if c == UInt8(ascii: "\\") {
-                escaped = true
-                guard i + 1 < b.count else { return false }
-                switch b[i + 1] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    i += 2
-                case UInt8(ascii: "u"):
-                    // Surrogates must come in pairs: a lone half is read differently by
-                    // different parsers, so it is refused.
-                    guard let unit = Self.hex4(b, i + 2) else { return false }
-                    i += 6
-                    if unit >= 0xDC00 && unit < 0xE000 { return false }
-                    if unit >= 0xD800 && unit < 0xDC00 {
-                        guard i + 5 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u"),
-                              let low = Self.hex4(b, i + 2), low >= 0xDC00 && low < 0xE000 else { return false }
-                        i += 6
-                    }
-                default:
-                    return false
+            // A backslash.
+            escaped = true
+            guard j + 1 < count else { return false }
+            switch base[j + 1] {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                 UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                j += 2
+            case UInt8(ascii: "u"):
+                // Surrogates must come in pairs: a lone half is read differently by
+                // different parsers, so it is refused.
+                guard let unit = Self.hex4(b, j + 2) else { return false }
+                j += 6
+                if unit >= 0xDC00 && unit < 0xE000 { return false }
+                if unit >= 0xD800 && unit < 0xDC00 {
+                    guard j + 5 < count, base[j] == UInt8(ascii: "\\"), base[j + 1] == UInt8(ascii: "u"),
+                          let low = Self.hex4(b, j + 2), low >= 0xDC00 && low < 0xE000 else { return false }
+                    j += 6
                 }
-                continue
+            default:
+                return false
             }
-            i += 1
         }
         return false
     }
