@@ -6,23 +6,21 @@ import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
-/// Binds the public listener and hands each connection to `HTTP1ExchangeHandler`
-/// (HTTP/1.1) or `HTTP2Connection` (ALPN `h2`). Connections over the caps are closed on
-/// accept, before TLS.
+/// Binds the public listener and ends each connection's pipeline in `ExchangeHandler`s:
+/// one for an HTTP/1.1 connection, one per stream of an HTTP/2 connection (ALPN `h2`).
+/// Connections over the caps are closed on accept, before TLS.
 /// HTTP/1.1 pipeline: TLS → head guard (size, timeouts) → HTTP/1.1 codec with pipelining
 /// assistance → protocol-error answers → exchange observer → exchange handler.
 /// HTTP/2 pipeline: TLS → NIOHTTP2 (header-list cap, stream limit, idle timeout) → per
-/// stream: HTTP/2-to-HTTP/1 codec → async channel; every stream runs the same phases.
+/// stream: HTTP/2-to-HTTP/1 codec → exchange handler; every stream runs the same phases.
 struct GatewayListener {
     let runtime: GatewayRuntime
     let registry: ConnectionRegistry
 
-    typealias HTTP1Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-    typealias HTTP2Streams = NIOHTTP2Handler.AsyncStreamMultiplexer<HTTP1Channel>
-    /// An HTTP/1.1 connection is served by its handler; the listener only waits for it
-    /// to be closed with no exchange still finishing (a drain waits for that).
-    typealias HTTP1Connection = EventLoopFuture<Void>
-    typealias Negotiated = NIONegotiatedHTTPVersion<HTTP1Connection, (any Channel, HTTP2Streams)>
+    /// A connection is served by its handlers; the listener only waits for it to be
+    /// closed with no exchange still finishing (a drain waits for that).
+    typealias ServedConnection = EventLoopFuture<Void>
+    typealias Negotiated = NIONegotiatedHTTPVersion<ServedConnection, ServedConnection>
     typealias Server = NIOAsyncChannel<EventLoopFuture<Negotiated>, Never>
 
     func bind() async throws -> Server {
@@ -69,14 +67,14 @@ struct GatewayListener {
                     },
                     http2ConnectionInitializer: { channel in
                         handshakeTimeout.cancel()
-                        return channel.eventLoop.makeCompletedFuture { (channel, try Self.configureHTTP2(channel, limits: limits)) }
+                        return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP2(channel, limits: limits, runtime: runtime, registry: registry) }
                     }
                 )
             }
     }
 
     static func configureHTTP1(_ channel: any Channel, limits: ServerSettings.Limits, runtime: GatewayRuntime,
-                               registry: ConnectionRegistry) throws -> HTTP1Connection {
+                               registry: ConnectionRegistry) throws -> ServedConnection {
         let sync = channel.pipeline.syncOperations
         let headGuard = RequestHeadGuard(maxHeaderBytes: limits.maxHeaderBytes,
                                          headerTimeout: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000)),
@@ -88,30 +86,46 @@ struct GatewayListener {
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
         try sync.addHandler(ProtocolErrorHandler(audit: ConnectionRefusalAudit(runtime: runtime)))
         try sync.addHandler(ExchangeObserver(headGuard: headGuard))
-        let exchanges = HTTP1ExchangeHandler(runtime: runtime, registry: registry, maxBodyBytes: limits.maxBodyBytes, eventLoop: channel.eventLoop)
+        let exchanges = ExchangeHandler(runtime: runtime, registry: registry, carrier: .http1, maxBodyBytes: limits.maxBodyBytes,
+                                        eventLoop: channel.eventLoop)
         try sync.addHandler(exchanges)
-        return exchanges.closedAndIdle
+        return exchanges.closedAndIdle!
     }
 
     /// NIOHTTP2 enforces the header-list size (HPACK-decoded), the stream limit, header
     /// validity and content-length against DATA; the connection manager closes idle
-    /// connections and sends GOAWAY on a drain.
-    static func configureHTTP2(_ channel: any Channel, limits: ServerSettings.Limits) throws -> HTTP2Streams {
+    /// connections and sends GOAWAY on a drain. Each stream the client opens gets an
+    /// HTTP/2-to-HTTP/1 codec and an exchange handler.
+    static func configureHTTP2(_ channel: any Channel, limits: ServerSettings.Limits, runtime: GatewayRuntime,
+                               registry: ConnectionRegistry) throws -> ServedConnection {
         var configuration = NIOHTTP2Handler.Configuration()
         configuration.connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
             HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderBytes),
         ]
-        let manager = NIOHTTP2ServerConnectionManagementHandler.Configuration(
-            maxIdleTime: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)), maxAge: nil, maxGraceTime: .seconds(30), keepalive: nil)
-        return try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
-            mode: .server, connectionManagerConfiguration: manager, http2HandlerConfiguration: configuration
-        ) { stream in
+        let manager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)), maxAge: nil, maxGraceTime: .seconds(30),
+                                 keepalive: nil))
+        // The handshake is done (ALPN chose h2): what every stream's audit record says of the client.
+        let sync = channel.pipeline.syncOperations
+        let version = (try? sync.nioSSL_tlsVersion()) ?? nil
+        let peer = RequestExchange.Peer(clientIP: channel.remoteAddress?.ipAddress, tlsVersion: version.map(RequestExchange.describe))
+        let connection = HTTP2ConnectionState(channel: channel, registry: registry)
+        let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
+        let maxBody = limits.maxBodyBytes
+        let handler = NIOHTTP2Handler(mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
+                                      streamConfiguration: configuration.stream, streamDelegate: manager.http2StreamDelegate) { stream in
             stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                return try HTTP1Channel(wrappingChannelSynchronously: stream)
+                let sync = stream.pipeline.syncOperations
+                try sync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try sync.addHandler(ExchangeHandler(runtime: runtime, registry: registry, carrier: .http2Stream(bound.value, peer),
+                                                    maxBodyBytes: maxBody, eventLoop: stream.eventLoop))
             }
         }
+        try sync.addHandler(handler)
+        try sync.addHandler(manager)
+        return connection.closedAndIdle
     }
 
     /// Accepts connections until the server channel closes, then waits for the open
@@ -126,10 +140,8 @@ struct GatewayListener {
                             // A failed handshake or negotiation: the channel is closed already.
                             guard let negotiated = try? await negotiation.get() else { return }
                             switch negotiated {
-                            case .http1_1(let connection):
+                            case .http1_1(let connection), .http2(let connection):
                                 try? await connection.get()
-                            case .http2(let (channel, streams)):
-                                await HTTP2Connection(channel: channel, streams: streams, runtime: runtime, registry: registry).run()
                             }
                         }
                     }

@@ -3,20 +3,22 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 
-/// The end of an HTTP/1.1 connection's pipeline: gathers each request (head and body
-/// within limits) on the event loop, then serves it in a task of its own through
-/// `RequestExchange`, which writes the response back through this handler.
+/// The end of an HTTP/1.1 connection's pipeline, or of an HTTP/2 stream's: gathers each
+/// request (head and body within limits) on the event loop, then serves it in a task of
+/// its own through `RequestExchange`, which writes the response back through this handler.
 ///
-/// Why a handler and not an async channel per connection: an `NIOAsyncChannel` moves
-/// every request part and every response write through an async sequence, its buffer
-/// and a task switch, which measured about a fifth of a small request's CPU. Here the
-/// parts are gathered synchronously and a request costs one task.
+/// Why a handler and not an async channel per connection or stream: an `NIOAsyncChannel`
+/// moves every request part and every response write through an async sequence, its
+/// buffer and a task switch, which measured about a fifth of a small request's CPU. Here
+/// the parts are gathered synchronously and a request costs one task.
 ///
-/// Requests are served one at a time: NIO's pipelining handler holds a pipelined request
-/// until the response before it has ended, and a request that completes while the last
-/// exchange is still finishing (its audit and metrics) waits for it here.
+/// HTTP/1.1 requests are served one at a time: NIO's pipelining handler holds a pipelined
+/// request until the response before it has ended, and a request that completes while
+/// the last exchange is still finishing (its audit and metrics) waits for it here. An
+/// HTTP/2 stream carries one request; its connection (`HTTP2ConnectionState`) counts the
+/// exchanges of all its streams.
 /// Event-loop confined.
-final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -30,8 +32,16 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
         case serving
     }
 
+    /// What carries the requests: an HTTP/1.1 connection (registered for drains on its
+    /// own), or one stream of an HTTP/2 connection.
+    enum Carrier {
+        case http1
+        case http2Stream(HTTP2ConnectionState, RequestExchange.Peer)
+    }
+
     private let runtime: GatewayRuntime
     private let registry: ConnectionRegistry
+    private let carrier: Carrier
     private let maxBodyBytes: Int
     private var state = State.idle
     private var exchangeRunning = false
@@ -41,24 +51,30 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
     /// Completed when the client can take more bytes (set while a write waits for it).
     private var writable: EventLoopPromise<Void>?
     private var inactive = false
+    /// An HTTP/2 stream has had its one request.
+    private var servedStream = false
     private let eventLoop: any EventLoop
     /// Completed once the connection is closed and its last exchange has finished: what
     /// a drain waits for.
-    private let finished: EventLoopPromise<Void>
+    private let finished: EventLoopPromise<Void>?
     private var finishedSignalled = false
-    var closedAndIdle: EventLoopFuture<Void> { finished.futureResult }
+    /// HTTP/1.1: completed once the connection is closed and its last exchange finished.
+    var closedAndIdle: EventLoopFuture<Void>? { finished?.futureResult }
+    /// HTTP/2: closes the stream if the client has not ended its side in time.
+    private var streamGrace: Scheduled<Void>?
 
-    init(runtime: GatewayRuntime, registry: ConnectionRegistry, maxBodyBytes: Int, eventLoop: any EventLoop) {
+    init(runtime: GatewayRuntime, registry: ConnectionRegistry, carrier: Carrier, maxBodyBytes: Int, eventLoop: any EventLoop) {
         self.runtime = runtime
         self.registry = registry
+        self.carrier = carrier
         self.maxBodyBytes = maxBodyBytes
         self.eventLoop = eventLoop
-        finished = eventLoop.makePromise()
+        if case .http1 = carrier { finished = eventLoop.makePromise() } else { finished = nil }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        registryID = registry.register(context.channel)
+        if case .http1 = carrier { registryID = registry.register(context.channel) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -72,14 +88,15 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
     private func signalFinished() {
         guard !finishedSignalled else { return }
         finishedSignalled = true
-        finished.succeed()
+        finished?.succeed()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            guard case .idle = state else {
-                // Cannot happen behind the pipelining handler; never serve two at once.
+            guard case .idle = state, !servedStream else {
+                // Cannot happen behind the pipelining handler or on a stream; never serve
+                // two at once.
                 context.close(promise: nil)
                 return
             }
@@ -112,6 +129,8 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         if let id = registryID { registry.remove(id) }
         registryID = nil
+        streamGrace?.cancel()
+        streamGrace = nil
         if !exchangeRunning { signalFinished() }
         context.fireChannelInactive()
     }
@@ -130,8 +149,17 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         state = .serving
         exchangeRunning = true
-        if let id = registryID { registry.setBusy(id, true) }
-        let exchange = RequestExchange(runtime: runtime, registry: registry, peer: peerOf(context), viaHTTP2: false, loop: context.eventLoop)
+        let peer: RequestExchange.Peer
+        switch carrier {
+        case .http1:
+            if let id = registryID { registry.setBusy(id, true) }
+            peer = peerOf(context)
+        case .http2Stream(let connection, let streamPeer):
+            servedStream = true
+            connection.exchangeStarted()
+            peer = streamPeer
+        }
+        let exchange = RequestExchange(runtime: runtime, registry: registry, peer: peer, viaHTTP2: isStream, loop: context.eventLoop)
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)
         let sink = Sink(handler: this)
         let body = collector.body
@@ -146,8 +174,27 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
+    private var isStream: Bool {
+        if case .http2Stream = carrier { return true }
+        return false
+    }
+
     private func exchangeEnded(_ outcome: RequestExchange.Outcome) {
         exchangeRunning = false
+        if case .http2Stream(let connection, _) = carrier {
+            connection.exchangeEnded()
+            // The response may still be queued behind flow control: closing the stream now
+            // would reset it (CANCEL) and lose the response's end. The stream closes itself
+            // once both sides have ended; a client that stops reading, or is still sending
+            // a refused body, is reset after a grace time.
+            if !inactive, let context {
+                let stream = context.channel
+                streamGrace = context.eventLoop.scheduleTask(in: outcome.bodyUnread ? .milliseconds(500) : .seconds(10)) {
+                    stream.close(promise: nil)
+                }
+            }
+            return
+        }
         if inactive {
             signalFinished()
             return
@@ -191,7 +238,7 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler
 
     /// The exchange's side: hops to the connection's loop only when it is elsewhere.
     private struct Sink: ResponseSink {
-        let handler: NIOLoopBound<HTTP1ExchangeHandler>
+        let handler: NIOLoopBound<ExchangeHandler>
 
         func write(_ parts: [HTTPServerResponsePart], final: Bool) async throws {
             let loop = handler.eventLoop
