@@ -263,7 +263,8 @@ public final class AuditWriter: Sendable {
     }
 
     static func hash(_ line: String) -> String {
-        Hex.encode(SHA256.hash(data: Data(line.utf8)))
+        var line = line
+        return line.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// The chain continues from the file's last complete line.

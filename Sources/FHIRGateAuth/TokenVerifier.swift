@@ -58,13 +58,19 @@ public final class TokenVerifier: Sendable {
     }
 
     public static func tokenHash(_ token: String) -> String {
-        Hex.encode(SHA256.hash(data: Data(token.utf8)).prefix(8))
+        String(cacheKey(token).prefix(16))
+    }
+
+    /// SHA-256 of the token, in hex: the verified-token cache's key (no copy of the token).
+    static func cacheKey(_ token: String) -> String {
+        var token = token
+        return token.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// Verifies `token` for a route whose public base URL is `audience`.
     public func verify(_ token: String, audience: String, now: Date = Date()) async throws(TokenFailure) -> AccessToken {
         let nowSeconds = now.timeIntervalSince1970
-        let key = Hex.encode(SHA256.hash(data: Data(token.utf8)))
+        let key = Self.cacheKey(token)
         if let hit = cache.get(key) {
             // A cached token skips the signature, never the time and audience checks.
             guard hit.token.expiresAt + clockSkew > nowSeconds else { throw .expired }

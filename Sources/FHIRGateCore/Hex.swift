@@ -1,14 +1,20 @@
 /// Lower-case hex, without `String(format:)` (slow on Linux, and on the hot path for
-/// every token hash).
+/// every token hash and every audit record's chain hash).
 public enum Hex {
-    static let digits = Array("0123456789abcdef".utf8)
+    @usableFromInline static let digits: StaticString = "0123456789abcdef"
 
+    /// Inlinable so each caller gets it specialised for its digest type: called through
+    /// the generic `Sequence` witness it cost the audit thread a metadata lookup per byte.
+    @inlinable
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let count = bytes.underestimatedCount
         var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+        out.reserveCapacity(count * 2)
+        digits.withUTF8Buffer { table in
+            for b in bytes {
+                out.append(table[Int(b >> 4)])
+                out.append(table[Int(b & 0x0F)])
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }
