@@ -91,6 +91,61 @@ extension IntegrationSuite {
         }
     }
 
+    /// A stream whose body stalls gets the 408 an HTTP/1.1 connection gets (there the
+    /// head guard keeps the timeout; on h2 the stream's handler), with its audit record.
+    @Test func aStalledBodyOnAStreamTimesOut() async throws {
+        var options = TestEnvironment.Options()
+        options.bodyTimeout = 1.0
+        try await GatewayFixture.with(options) { f in
+            let h2 = try TestClient(caPEM: f.env.pki.caCertificatePEM, http2: true)
+            defer { Task { await h2.shutdown() } }
+            let token = try f.token("system/*.cruds")
+            var request = HTTPClientRequest(url: "\(f.base)/Observation")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer " + token)
+            request.headers.add(name: "Content-Type", value: "application/fhir+json")
+            let stalled = AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(ByteBuffer(string: #"{"resourceType":"Obs"#)) // and then nothing more
+            }
+            request.body = .stream(stalled, length: .known(Int64(1000)))
+            let started = ContinuousClock.now
+            let response = try await h2.client.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            #expect(response.version == .http2)
+            #expect(response.status == .requestTimeout)
+            #expect(String(buffer: body).contains("OperationOutcome"))
+            #expect(started.duration(to: .now) < .seconds(5))
+            #expect(f.upstream.receivedBodies.allSatisfy { $0.isEmpty }) // nothing of the stalled POST went upstream
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(f.env.auditLines.contains { $0.contains("\"body_timeout\"") && $0.contains("\"http_version\":\"2\"") && $0.contains("\"status\":408") })
+        }
+    }
+
+    /// A client that stops reading one stream's response has that stream reset after the
+    /// send timeout, and the response is audited as interrupted (HTTP/1.1: the connection).
+    @Test func aStreamWhoseClientStopsReadingIsReset() async throws {
+        var options = TestEnvironment.Options()
+        options.sendTimeout = 1
+        try await GatewayFixture.with(options) { f in
+            let token = try f.token("system/*.rs")
+            let path = "/r4/Binary/bytes-200000000"
+            let client = try await StalledHTTP2Client(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM, path: path, token: token)
+            let started = ContinuousClock.now
+            var interrupted: [String: Any]?
+            while interrupted == nil, started.duration(to: .now) < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(200))
+                interrupted = f.env.auditLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    .first { ($0["path"] as? String) == path }
+            }
+            let record = try #require(interrupted, "no audit record: the stalled stream was never given up")
+            #expect(record["reason"] as? String == "response_interrupted")
+            #expect(record["http_version"] as? String == "2")
+            #expect((record["bytes_out"] as? Int ?? 0) < 200_000_000)
+            #expect(started.duration(to: .now) < .seconds(8))
+            await client.close()
+        }
+    }
+
     @Test func http2CanBeTurnedOff() async throws {
         var options = TestEnvironment.Options()
         options.http2 = false

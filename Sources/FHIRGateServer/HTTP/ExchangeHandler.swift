@@ -36,7 +36,16 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// own), or one stream of an HTTP/2 connection.
     enum Carrier {
         case http1
-        case http2Stream(HTTP2ConnectionState, RequestExchange.Peer)
+        case http2Stream(HTTP2ConnectionState, RequestExchange.Peer, StreamTimeouts)
+    }
+
+    /// An HTTP/1.1 connection's body and send timeouts are kept by its head guard, at the
+    /// byte level; an HTTP/2 stream's by its handler.
+    struct StreamTimeouts {
+        /// The request body must be complete this long after its head (else 408).
+        let body: TimeAmount
+        /// A response the client takes no byte of for this long is cut off (the stream is reset).
+        let send: TimeAmount
     }
 
     private let runtime: GatewayRuntime
@@ -62,6 +71,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     var closedAndIdle: EventLoopFuture<Void>? { finished?.futureResult }
     /// HTTP/2: closes the stream if the client has not ended its side in time.
     private var streamGrace: Scheduled<Void>?
+    /// HTTP/2: the body or send timeout running (at most one at a time).
+    private var streamTimer: Scheduled<Void>?
 
     init(runtime: GatewayRuntime, registry: ConnectionRegistry, carrier: Carrier, maxBodyBytes: Int, eventLoop: any EventLoop) {
         self.runtime = runtime
@@ -113,10 +124,32 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // A stream whose head came without its end: its body must follow in time. (Most
+        // requests end with their head, in the same read: no timer for them.)
+        if case .http2Stream(_, _, let timeouts) = carrier, case .receiving = state, streamTimer == nil {
+            let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+            streamTimer = context.eventLoop.scheduleTask(in: timeouts.body) { this.value.bodyTimedOut() }
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func bodyTimedOut() {
+        streamTimer = nil
+        guard case .receiving(let head, var collector) = state else { return }
+        state = .idle
+        collector.refuse(.requestTimeout(reason: "body_timeout"))
+        start(head, collector)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, let waiting = writable {
             writable = nil
             waiting.succeed()
+            if isStream {
+                streamTimer?.cancel()
+                streamTimer = nil
+            }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -131,6 +164,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         registryID = nil
         streamGrace?.cancel()
         streamGrace = nil
+        streamTimer?.cancel()
+        streamTimer = nil
         if !exchangeRunning { signalFinished() }
         context.fireChannelInactive()
     }
@@ -154,7 +189,9 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .http1:
             if let id = registryID { registry.setBusy(id, true) }
             peer = peerOf(context)
-        case .http2Stream(let connection, let streamPeer):
+        case .http2Stream(let connection, let streamPeer, _):
+            streamTimer?.cancel()
+            streamTimer = nil
             servedStream = true
             connection.exchangeStarted()
             peer = streamPeer
@@ -181,7 +218,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func exchangeEnded(_ outcome: RequestExchange.Outcome) {
         exchangeRunning = false
-        if case .http2Stream(let connection, _) = carrier {
+        if case .http2Stream(let connection, _, _) = carrier {
             connection.exchangeEnded()
             // The response may still be queued behind flow control: closing the stream now
             // would reset it (CANCEL) and lose the response's end. The stream closes itself
@@ -233,6 +270,12 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let done { return done.futureResult }
         if context.channel.isWritable { return nil }
         if writable == nil { writable = context.eventLoop.makePromise() }
+        if case .http2Stream(_, _, let timeouts) = carrier, streamTimer == nil {
+            // The client's flow-control window stays shut: it is not reading. Reset the
+            // stream (the exchange records the response as interrupted).
+            let stream = context.channel
+            streamTimer = context.eventLoop.scheduleTask(in: timeouts.send) { stream.close(promise: nil) }
+        }
         return writable?.futureResult
     }
 

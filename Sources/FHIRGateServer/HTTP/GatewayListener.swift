@@ -114,12 +114,14 @@ struct GatewayListener {
         let connection = HTTP2ConnectionState(channel: channel, registry: registry)
         let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         let maxBody = limits.maxBodyBytes
+        let timeouts = ExchangeHandler.StreamTimeouts(body: .milliseconds(Int64(limits.bodyTimeoutSeconds * 1000)),
+                                                      send: .milliseconds(Int64(limits.sendTimeoutSeconds * 1000)))
         let handler = NIOHTTP2Handler(mode: .server, eventLoop: channel.eventLoop, connectionConfiguration: configuration.connection,
                                       streamConfiguration: configuration.stream, streamDelegate: manager.http2StreamDelegate) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let sync = stream.pipeline.syncOperations
                 try sync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try sync.addHandler(ExchangeHandler(runtime: runtime, registry: registry, carrier: .http2Stream(bound.value, peer),
+                try sync.addHandler(ExchangeHandler(runtime: runtime, registry: registry, carrier: .http2Stream(bound.value, peer, timeouts),
                                                     maxBodyBytes: maxBody, eventLoop: stream.eventLoop))
             }
         }

@@ -18,6 +18,12 @@ struct RequestBodyCollector {
         }
     }
 
+    /// Refuses the request (a body that did not arrive in time); nothing more is kept.
+    mutating func refuse(_ error: GatewayError) {
+        refusal = error
+        body.clear()
+    }
+
     /// Adds a chunk; false once the body is refused (nothing more needs reading).
     mutating func append(_ chunk: inout ByteBuffer) -> Bool {
         guard refusal == nil else { return false }

@@ -111,7 +111,7 @@ struct RequestExchange: Sendable {
         }
         runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
                                         duration: ctx.started.duration(to: end), upstream: ctx.upstreamDuration)
-        return Outcome(keepOpen: completed && keepAlive, bodyUnread: refusal == .payloadTooLarge)
+        return Outcome(keepOpen: completed && keepAlive, bodyUnread: bodyRefusal != nil)
     }
 
     /// Writes the response; `beforeCompleting` runs (with the byte count) just before the
