@@ -146,6 +146,25 @@ extension IntegrationSuite {
         }
     }
 
+    /// Header blocks NIOHTTP2 refuses (here a header name with upper case, which HTTP/2
+    /// forbids) end in a reset stream before any handler of ours sees a request: each
+    /// still gets its audit record.
+    @Test func requestsNIOHTTP2RefusesAreAudited() async throws {
+        try await GatewayFixture.with { f in
+            let base: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "localhost:\(f.gateway.port)"),
+                                            (":path", "/r4/metadata")]
+            let reset = try await sendRawHTTP2Headers(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM,
+                                                      headers: base + [("X-Upper-Case", "1")])
+            #expect(reset)
+            try await Task.sleep(for: .milliseconds(300))
+            let records = f.env.auditLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(records.contains { $0["reason"] as? String == "h2_protocol_error" && $0["http_version"] as? String == "2" && $0["status"] as? Int == 400 })
+            // The same block without the bad header is answered (the raw client itself works).
+            let answeredReset = try await sendRawHTTP2Headers(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM, headers: base)
+            #expect(!answeredReset)
+        }
+    }
+
     @Test func http2CanBeTurnedOff() async throws {
         var options = TestEnvironment.Options()
         options.http2 = false

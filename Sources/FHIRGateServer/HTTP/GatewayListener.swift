@@ -127,6 +127,7 @@ struct GatewayListener {
         }
         try sync.addHandler(handler)
         try sync.addHandler(manager)
+        try sync.addHandler(HTTP2ProtocolErrorAudit(audit: ConnectionRefusalAudit(runtime: runtime)))
         return connection.closedAndIdle
     }
 

@@ -72,10 +72,11 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
 struct ConnectionRefusalAudit: Sendable {
     let runtime: GatewayRuntime
 
-    func record(_ error: GatewayError, remote: SocketAddress?) {
-        var r = AuditRecord(time: RequestContext.timestamp(Date()), requestID: UUID().uuidString.lowercased(), method: "-", path: "-",
+    func record(_ error: GatewayError, remote: SocketAddress?, httpVersion: String = "1.1") {
+        var r = AuditRecord(time: RequestContext.timestamp(Date()), requestID: RequestID.next(), method: "-", path: "-",
                             decision: "deny", status: error.status)
         r.clientIP = remote?.ipAddress
+        r.httpVersion = httpVersion
         r.reason = error.reason
         let audit = runtime.audit
         Task { await audit.append(r) }
