@@ -20,29 +20,55 @@ final class RESPReplyDecoder: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Pipelining: commands are written as they come, each with its promise queued; replies
-/// arrive in order and complete the oldest promise. On close or error every outstanding
-/// promise fails (reconnecting is the client's job).
+/// Pipelining: each batch of commands (one request's, written at once) is queued with its
+/// reply count, its promise and its deadline; replies arrive in order and fill the oldest
+/// batch. One timer per connection watches the oldest deadline (re-armed only when it
+/// fires early) instead of a timer scheduled and cancelled per command. A reply that does
+/// not come in time fails every batch and closes the connection (it would answer the wrong
+/// command otherwise); so do close and error (reconnecting is the client's job).
 final class RedisPipelineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = RESPValue
-    typealias OutboundIn = (ByteBuffer, EventLoopPromise<RESPValue>)
+    typealias OutboundIn = RedisBatch
     typealias OutboundOut = ByteBuffer
 
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>(initialCapacity: 64)
+    private struct Waiting {
+        let expected: Int
+        var replies: [RESPValue]
+        let promise: EventLoopPromise<[RESPValue]>
+        let deadline: NIODeadline
+    }
+
+    private var waiting = CircularBuffer<Waiting>(initialCapacity: 64)
+    private var context: ChannelHandlerContext?
+    private var wakeAt: NIODeadline?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        failAll(RedisError.connectionClosed)
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let (bytes, reply) = unwrapOutboundIn(data)
-        waiting.append(reply)
-        context.write(wrapOutboundOut(bytes), promise: promise)
+        let batch = unwrapOutboundIn(data)
+        waiting.append(Waiting(expected: batch.count, replies: [], promise: batch.replies, deadline: batch.deadline))
+        armTimer(batch.deadline)
+        context.write(wrapOutboundOut(batch.bytes), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let reply = unwrapInboundIn(data)
-        guard let promise = waiting.popFirst() else {
+        guard !waiting.isEmpty else {
             context.fireErrorCaught(RedisError.protocolError("reply without a request"))
             return
         }
-        promise.succeed(reply)
+        waiting[waiting.startIndex].replies.append(reply)
+        if waiting[waiting.startIndex].replies.count == waiting[waiting.startIndex].expected {
+            let done = waiting.removeFirst()
+            done.promise.succeed(done.replies)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -55,9 +81,36 @@ final class RedisPipelineHandler: ChannelDuplexHandler, RemovableChannelHandler 
         context.fireChannelInactive()
     }
 
-    private func failAll(_ error: any Error) {
-        while let p = waiting.popFirst() { p.fail(error) }
+    private func armTimer(_ deadline: NIODeadline) {
+        if let wakeAt, wakeAt <= deadline { return }
+        guard let context else { return }
+        wakeAt = deadline
+        context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [weak self] in self?.wake(deadline) }
     }
+
+    private func wake(_ at: NIODeadline) {
+        if wakeAt == at { wakeAt = nil }
+        guard let oldest = waiting.first else { return }
+        if oldest.deadline <= .now() {
+            failAll(RedisError.timeout)
+            context?.close(promise: nil)
+        } else {
+            armTimer(oldest.deadline)
+        }
+    }
+
+    private func failAll(_ error: any Error) {
+        while let w = waiting.popFirst() { w.promise.fail(error) }
+    }
+}
+
+/// One write: the formatted commands, how many replies they bring, where they go, and
+/// by when they must have come.
+struct RedisBatch {
+    let bytes: ByteBuffer
+    let count: Int
+    let replies: EventLoopPromise<[RESPValue]>
+    let deadline: NIODeadline
 }
 
 public enum RedisError: Error, Sendable, Equatable {

@@ -53,33 +53,14 @@ public final class RedisConnection: Sendable {
     /// Sends several commands in one write; replies in the same order.
     public func sendPipelined(_ commands: [[String]], timeout: TimeAmount) async throws -> [RESPValue] {
         guard channel.isActive else { throw RedisError.connectionClosed }
-        let loop = channel.eventLoop
-        var futures: [EventLoopFuture<RESPValue>] = []
-        for command in commands {
-            let promise = loop.makePromise(of: RESPValue.self)
-            let bytes = channel.allocator.buffer(bytes: RedisCommandFormatter.format(command))
-            // A write that never reaches the pipeline (channel closed meanwhile) must still
-            // complete the reply promise, or its caller would wait forever.
-            channel.write((bytes, promise)).whenFailure { error in promise.fail(error) }
-            futures.append(promise.futureResult)
-        }
-        channel.flush()
-        // The answer is whichever comes first: all replies, or the deadline. Exactly one
-        // completes `result`.
-        let result = loop.makePromise(of: [RESPValue].self)
-        let done = NIOLockedValueBox(false)
-        let deadline = loop.scheduleTask(in: timeout) { [channel] in
-            guard done.withLockedValue({ d in defer { d = true }; return !d }) else { return }
-            result.fail(RedisError.timeout)
-            // A reply that does not come in time poisons the connection.
-            channel.close(promise: nil)
-        }
-        EventLoopFuture.whenAllSucceed(futures, on: loop).whenComplete { outcome in
-            guard done.withLockedValue({ d in defer { d = true }; return !d }) else { return }
-            deadline.cancel()
-            result.completeWith(outcome)
-        }
-        return try await result.futureResult.get()
+        var bytes = channel.allocator.buffer(capacity: 256)
+        for command in commands { bytes.writeBytes(RedisCommandFormatter.format(command)) }
+        let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
+        let batch = RedisBatch(bytes: bytes, count: commands.count, replies: replies, deadline: .now() + timeout)
+        // A write that never reaches the pipeline (channel closed meanwhile) must still
+        // complete the reply promise, or its caller would wait forever.
+        channel.writeAndFlush(batch).whenFailure { replies.fail($0) }
+        return try await replies.futureResult.get()
     }
 
     public func close() async {
