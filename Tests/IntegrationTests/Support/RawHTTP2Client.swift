@@ -5,6 +5,28 @@ import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
+/// A TLS connection to the gateway that speaks HTTP/2 through NIOHTTP2 directly, for
+/// what a well-behaved client (AsyncHTTPClient) never does.
+func connectRawHTTP2(port: Int, caPEM: String, configuration: NIOHTTP2Handler.ConnectionConfiguration = .init()) async throws
+    -> (connection: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer) {
+    var tls = TLSConfiguration.makeClientConfiguration()
+    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+    tls.applicationProtocols = ["h2"]
+    let context = try NIOSSLContext(configuration: tls)
+    let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+            }
+        }
+        .connect(host: "127.0.0.1", port: port).get()
+    let multiplexer = try await connection.eventLoop.submit {
+        try connection.pipeline.syncOperations.configureHTTP2Pipeline(mode: .client, connectionConfiguration: configuration,
+                                                                       streamConfiguration: .init()) { $0.eventLoop.makeSucceededVoidFuture() }
+    }.get()
+    return (connection, multiplexer)
+}
+
 /// An HTTP/2 client that sends one GET and then never reads the answer: its stream's
 /// flow-control window stays shut once the first 64 KB have arrived (the stream channel
 /// has auto-read off, so no WINDOW_UPDATE is ever sent).
@@ -12,22 +34,8 @@ final class StalledHTTP2Client: Sendable {
     let connection: any Channel
 
     init(port: Int, caPEM: String, path: String, token: String) async throws {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
-        tls.applicationProtocols = ["h2"]
-        let context = try NIOSSLContext(configuration: tls)
-        let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let (connection, multiplexer) = try await connectRawHTTP2(port: port, caPEM: caPEM)
         self.connection = connection
-        let multiplexer = try await connection.eventLoop.submit {
-            try connection.pipeline.syncOperations.configureHTTP2Pipeline(mode: .client, connectionConfiguration: .init(),
-                                                                           streamConfiguration: .init()) { $0.eventLoop.makeSucceededVoidFuture() }
-        }.get()
         let stream = try await multiplexer.createStreamChannel { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
@@ -51,25 +59,11 @@ final class StalledHTTP2Client: Sendable {
 /// header blocks a well-behaved HTTP/2 client would never send; returns once the server
 /// has reset the stream (true) or answered it (false).
 func sendRawHTTP2Headers(port: Int, caPEM: String, headers: [(String, String)], timeout: Duration = .seconds(3)) async throws -> Bool {
-    var tls = TLSConfiguration.makeClientConfiguration()
-    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
-    tls.applicationProtocols = ["h2"]
-    let context = try NIOSSLContext(configuration: tls)
-    let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-            }
-        }
-        .connect(host: "127.0.0.1", port: port).get()
+    var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+    configuration.headerBlockValidation = .disabled
+    let (connection, multiplexer) = try await connectRawHTTP2(port: port, caPEM: caPEM, configuration: configuration)
     defer { connection.close(promise: nil) }
     let reset = connection.eventLoop.makePromise(of: Bool.self)
-    let multiplexer = try await connection.eventLoop.submit {
-        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-        configuration.headerBlockValidation = .disabled
-        return try connection.pipeline.syncOperations.configureHTTP2Pipeline(mode: .client, connectionConfiguration: configuration,
-                                                                              streamConfiguration: .init()) { $0.eventLoop.makeSucceededVoidFuture() }
-    }.get()
     let stream = try await multiplexer.createStreamChannel { stream in
         stream.eventLoop.makeCompletedFuture {
             try stream.pipeline.syncOperations.addHandler(ResetWatcher(reset: reset))
