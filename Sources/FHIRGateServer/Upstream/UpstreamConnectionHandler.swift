@@ -25,6 +25,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     private var holdReads = false
     /// Numbers the exchanges: a late word from an earlier body's consumer is ignored.
     private var exchange = 0
+    /// The whole request went to the socket. An upstream may answer before it has read
+    /// the body (an early 413): the connection is then not reused, or the rest of the body
+    /// would be read as the next request.
+    private var requestSent = false
     private var readPending = false
     /// When the exchange in flight times out (nil: nothing to time). One timer serves all
     /// exchanges of the connection: it is re-armed only when it fires early, not
@@ -65,7 +69,13 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         state = .awaitingHead(promise, keepAlive: keepAlive)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        requestSent = false
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        let current = exchange
+        sent.futureResult.assumeIsolatedUnsafeUnchecked().whenSuccess { [weak self] in
+            if let self, self.exchange == current { self.requestSent = true }
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
         setDeadline(deadline)
         return promise.futureResult
     }
@@ -97,7 +107,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             holdReads = false
             state = .idle
             source.finish()
-            if keepAlive, let onReusable {
+            if keepAlive, requestSent, let onReusable {
                 if readPending {
                     readPending = false
                     context.read()
