@@ -4,10 +4,10 @@ import Testing
 extension IntegrationSuite {
 /// `fhirgate check` reports problems as file:line:column and exits 1.
 @Suite struct CheckCommandTests {
-    func runCheck(_ config: String) throws -> (status: Int32, output: String) {
+    func runFhirgate(_ config: String, command: String = "check") throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: GatewayProcess.binary)
-        process.arguments = ["check", "--config", config]
+        process.arguments = [command, "--config", config]
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe
@@ -32,11 +32,57 @@ extension IntegrationSuite {
             base_url: "https://localhost/r4"
             upstream: "http://127.0.0.1:1/fhir"
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let (status, output) = try runCheck(config)
+        let (status, output) = try runFhirgate(config)
         #expect(status == 1)
         #expect(output.contains("bad.yaml:4:3: error: unknown key 'limitz' in 'server'"), "\(output)")
         #expect(output.contains("did you mean 'limits'?"))
         #expect(output.contains("bad.yaml:3:23: error: file 'missing.pem'"), "\(output)")
+    }
+
+    /// An upstream URL the upstream client could not use (user info, port 0) is a config
+    /// error with its location, not a failure at start.
+    @Test func reportsAnUpstreamTheClientCannotUse() throws {
+        let env = try TestEnvironment()
+        for (upstream, column) in [("http://user@127.0.0.1:1/fhir", 15), ("http://127.0.0.1:0/fhir", 15)] {
+            let config = env.directory + "/upstream.yaml"
+            try """
+            server:
+              listen: "127.0.0.1:8443"
+            audit:
+              path: audit.jsonl
+            routes:
+              - name: r
+                base_url: "https://localhost/r4"
+                upstream: "\(upstream)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let (status, output) = try runFhirgate(config)
+            #expect(status == 1)
+            #expect(output.contains("upstream.yaml:8:\(column): error: 'routes[0].upstream' must be an absolute http(s) URL"), "\(output)")
+        }
+    }
+
+    /// A start that fails after the config was read (a CA bundle that is not PEM) exits
+    /// with status 1 and a message, having stopped what it started (a debug build used to
+    /// trap on the JWKS client dropped without shutdown).
+    @Test func aStartThatFailsExitsCleanly() throws {
+        let env = try TestEnvironment()
+        try "not a certificate".write(toFile: env.directory + "/bad-ca.pem", atomically: true, encoding: .utf8)
+        let config = env.directory + "/start.yaml"
+        try """
+        server:
+          listen: "127.0.0.1:0"
+        audit:
+          path: \(env.directory)/audit.jsonl
+        routes:
+          - name: r
+            base_url: "https://localhost/r4"
+            upstream: "https://127.0.0.1:1/fhir"
+            upstream_tls: { ca_bundle: \(env.directory)/bad-ca.pem }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let (status, output) = try runFhirgate(config, command: "serve")
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("Error:"), "\(output)")
+        #expect(!output.contains("Fatal error"), "\(output)")
     }
 
     @Test func reportsThreePolicyMistakesAtOnce() throws {
@@ -53,7 +99,7 @@ extension IntegrationSuite {
             effect: allow
         """
         let config = try env.writeConfig(port: 8443, adminPort: 9090, upstreamPort: 1, options: options)
-        let (status, output) = try runCheck(config)
+        let (status, output) = try runFhirgate(config)
         #expect(status == 1)
         let located = output.split(separator: "\n").filter { $0.contains("policy.yaml:") && $0.contains(": error: ") }
         #expect(located.count == 3, "\(output)")
@@ -85,7 +131,7 @@ extension IntegrationSuite {
     @Test func acceptsTheShippedExampleShape() throws {
         let env = try TestEnvironment()
         let config = try env.writeConfig(port: 8443, adminPort: 9090, upstreamPort: 1)
-        let (status, output) = try runCheck(config)
+        let (status, output) = try runFhirgate(config)
         #expect(status == 0, "\(output)")
     }
 }

@@ -246,8 +246,10 @@ public enum ConfigLoader {
             basePath = url.path.split(separator: "/").map(String.init)
         }
         if let upstream {
-            if URL(string: upstream)?.host == nil || !(upstream.hasPrefix("https://") || upstream.hasPrefix("http://")) || upstream.hasSuffix("/") {
-                doc.report(m.node("upstream"), "'\(path).upstream' must be an absolute http(s) URL without a trailing '/'")
+            // The upstream client's own reading of the URL decides, so what passes here is
+            // what the gateway can connect to.
+            if UpstreamOrigin(url: upstream) == nil || !(upstream.hasPrefix("https://") || upstream.hasPrefix("http://")) || upstream.hasSuffix("/") {
+                doc.report(m.node("upstream"), "'\(path).upstream' must be an absolute http(s) URL (a host, a port from 1 to 65535 if any, no user info) without a trailing '/'")
             }
         }
         let policy = m.existingFile("policy")

@@ -33,11 +33,21 @@ public final class GatewayRuntime: Sendable {
         self.group = group
         self.logger = logger
         let (config, policies) = try ConfigLoader.load(file: configFile)
-        jwksClient = HTTPClient(eventLoopGroup: group, configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
         audit = try AuditWriter(path: config.audit.path, fsync: AuditWriter.FsyncMode(rawValue: config.audit.fsync) ?? .interval,
                                 rotateBytes: config.audit.rotateBytes, format: AuditWriter.Format(rawValue: config.audit.format) ?? .jsonl,
                                 syslog: config.audit.syslog.flatMap { SyslogSink(url: $0) })
-        let snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: jwksClient)
+        let client = HTTPClient(eventLoopGroup: group, configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
+        let snapshot: GatewaySnapshot
+        do {
+            snapshot = try GatewaySnapshot(config: config, policies: policies, group: group, jwksClient: client)
+        } catch {
+            // A start that fails here (a credential or CA file that does not load) stops
+            // what it started: the writer's thread, and the HTTP client (which must be).
+            try? await client.shutdown()
+            await audit.shutdown()
+            throw error
+        }
+        jwksClient = client
         current = Mutex(snapshot)
         var redisClient: RedisClient?
         if let text = config.rateLimit.redis, let url = RedisURL(text) {
