@@ -18,4 +18,10 @@ public enum Hex {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The lower-case hex digit of a nibble (its low four bits).
+    @inlinable
+    public static func digit(_ nibble: some BinaryInteger) -> UInt8 {
+        digits.withUTF8Buffer { $0[Int(nibble & 0xF)] }
+    }
 }

@@ -27,8 +27,6 @@ public enum JSONText {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// Appends `s` as the inside of a JSON string: quote, backslash and control
     /// characters escaped, everything else as UTF-8.
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
@@ -40,7 +38,7 @@ public enum JSONText {
             case 0x0D: out.append(0x5C); out.append(0x72)
             case 0x09: out.append(0x5C); out.append(0x74)
             case 0..<0x20:
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]])
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, Hex.digit(b >> 4), Hex.digit(b)])
             default: out.append(b)
             }
         }

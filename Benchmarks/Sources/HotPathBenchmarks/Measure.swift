@@ -12,22 +12,41 @@ func blackHole<T>(_ value: T) {
     withExtendedLifetime(value) {}
 }
 
+/// Five runs, each of whole batches until `minimum` has elapsed: the bookkeeping both
+/// timing loops share (the sync one cannot await, the async one must).
+struct TimedRuns {
+    let minimum: Duration
+    let batch: Int
+    private(set) var results: [(elapsed: Duration, operations: Int)] = []
+    private var start = ContinuousClock.now
+    private var operations = 0
+
+    init(minimum: Duration, batch: Int) {
+        self.minimum = minimum
+        self.batch = batch
+    }
+
+    var isDone: Bool { results.count == 5 }
+
+    /// Call after each batch; a run ends with the first batch that reaches `minimum`.
+    mutating func batchDone() {
+        operations += batch
+        let elapsed = start.duration(to: .now)
+        guard elapsed >= minimum else { return }
+        results.append((elapsed, operations))
+        operations = 0
+        start = .now
+    }
+}
+
 func measure(_ name: String, minimum: Duration = .milliseconds(300), _ body: () -> Void) -> Measurement {
     for _ in 0..<1000 { body() } // warm up
-    var runs: [(Duration, Int)] = []
-    for _ in 0..<5 {
-        let clock = ContinuousClock()
-        var n = 0
-        let start = clock.now
-        var elapsed: Duration = .zero
-        while elapsed < minimum {
-            for _ in 0..<256 { body() }
-            n += 256
-            elapsed = start.duration(to: clock.now)
-        }
-        runs.append((elapsed, n))
+    var runs = TimedRuns(minimum: minimum, batch: 256)
+    while !runs.isDone {
+        for _ in 0..<runs.batch { body() }
+        runs.batchDone()
     }
-    return Measurement(name, runs)
+    return Measurement(name, runs.results)
 }
 
 extension Measurement {
@@ -53,20 +72,12 @@ func report(_ results: [Measurement]) {
 func measureAsync(_ name: String, minimum: Duration = .milliseconds(300), _ body: @escaping @Sendable () async -> Void) async -> Measurement {
     await Task.detached {
         for _ in 0..<200 { await body() }
-        var runs: [(Duration, Int)] = []
-        for _ in 0..<5 {
-            let clock = ContinuousClock()
-            var n = 0
-            let start = clock.now
-            var elapsed: Duration = .zero
-            while elapsed < minimum {
-                for _ in 0..<32 { await body() }
-                n += 32
-                elapsed = start.duration(to: clock.now)
-            }
-            runs.append((elapsed, n))
+        var runs = TimedRuns(minimum: minimum, batch: 32)
+        while !runs.isDone {
+            for _ in 0..<runs.batch { await body() }
+            runs.batchDone()
         }
-        return Measurement(name, runs)
+        return Measurement(name, runs.results)
     }.value
 }
 

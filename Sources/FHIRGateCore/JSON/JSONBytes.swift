@@ -5,19 +5,7 @@ public enum JSONBytes {
     public static func string(_ text: String) -> [UInt8] {
         var out: [UInt8] = [0x22]
         out.reserveCapacity(text.utf8.count + 2)
-        for c in text.utf8 {
-            switch c {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]]
-            default: out.append(c)
-            }
-        }
+        JSONText.appendEscaped(text, to: &out)
         out.append(0x22)
         return out
     }

@@ -89,11 +89,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        connectionGone()
         self.context = nil
-        inactive = true
-        if let id = registryID { registry.remove(id) }
-        registryID = nil
-        if !exchangeRunning { signalFinished() }
     }
 
     private func signalFinished() {
@@ -155,6 +152,13 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        connectionGone()
+        context.fireChannelInactive()
+    }
+
+    /// The connection or stream is closed (or this handler removed): nothing more is
+    /// written, timers stop, and the drain learns of it once no exchange runs.
+    private func connectionGone() {
         inactive = true
         if let waiting = writable {
             writable = nil
@@ -167,7 +171,6 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         streamTimer?.cancel()
         streamTimer = nil
         if !exchangeRunning { signalFinished() }
-        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -15,10 +15,6 @@ final class HTTP2ProtocolErrorAudit: ChannelInboundHandler, RemovableChannelHand
         self.audit = audit
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is any NIOHTTP2Error {
             audit.record(.malformedRequest(reason: "h2_protocol_error"), remote: context.channel.remoteAddress, httpVersion: "2")

@@ -1,3 +1,4 @@
+import FHIRGateCore
 import Synchronization
 
 /// Request ids in UUID form (version 4 layout) without a system call per request:
@@ -24,12 +25,10 @@ enum RequestID {
         for k in 0..<32 {
             if k == 8 || k == 12 || k == 16 || k == 20 { bytes.append(0x2D) }
             let word = k < 16 ? high : low
-            bytes.append(hexDigits[Int((word >> UInt64(60 - 4 * (k % 16))) & 0xF)])
+            bytes.append(Hex.digit(word >> UInt64(60 - 4 * (k % 16))))
         }
         return String(decoding: bytes, as: UTF8.self)
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// SplitMix64's finaliser: a bijection, so distinct counters give distinct ids.
     private static func mix(_ x: UInt64) -> UInt64 {

@@ -50,8 +50,15 @@ final class UpstreamClient: Sendable {
         let deadline = NIODeadline.now() + timeout
         let body = request.body
         // The pool of the loop this task runs on (the client connection's, as a rule).
-        let loop = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { pools[ObjectIdentifier($0)] != nil ? $0 : nil } ?? group.next()
-        guard let pool = pools[ObjectIdentifier(loop)] else { throw .shutDown }
+        let pool: NIOLoopBoundBox<UpstreamLoopPool>
+        if let current = MultiThreadedEventLoopGroup.currentEventLoop, let own = pools[ObjectIdentifier(current)] {
+            pool = own
+        } else if let any = pools[ObjectIdentifier(group.next())] {
+            pool = any
+        } else {
+            throw .shutDown
+        }
+        let loop = pool.eventLoop
         let response: EventLoopFuture<UpstreamResponse>
         if loop.inEventLoop {
             response = pool.value.execute(head, body: body, deadline: deadline)

@@ -68,14 +68,20 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         exchange &+= 1
         state = .awaitingHead(promise, keepAlive: keepAlive)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        requestSent = false
-        let sent = context.eventLoop.makePromise(of: Void.self)
-        let current = exchange
-        sent.futureResult.assumeIsolatedUnsafeUnchecked().whenSuccess { [weak self] in
-            if let self, self.exchange == current { self.requestSent = true }
+        if let body, body.readableBytes > 0 {
+            // Only a body can still be on its way when the answer comes: track its end.
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            requestSent = false
+            let sent = context.eventLoop.makePromise(of: Void.self)
+            let current = exchange
+            sent.futureResult.assumeIsolatedUnsafeUnchecked().whenSuccess { [weak self] in
+                if let self, self.exchange == current { self.requestSent = true }
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
+        } else {
+            requestSent = true
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
         setDeadline(deadline)
         return promise.futureResult
     }

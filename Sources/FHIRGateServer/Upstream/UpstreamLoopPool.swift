@@ -115,14 +115,13 @@ final class UpstreamLoopPool {
             connection.discard()
             return
         }
-        while !waiters.isEmpty {
-            let waiter = waiters.removeFirst()
+        if let waiter = waiters.first {
             if let response = connection.execute(waiter.head, body: waiter.body, deadline: waiter.deadline, keepAlive: true) {
+                waiters.removeFirst()
                 response.cascade(to: waiter.promise)
-                return
+            } else {
+                connection.discard() // the freed slot goes to the waiter (connectionClosed)
             }
-            waiters.insert(waiter, at: 0)
-            connection.discard()
             return
         }
         connection.idleSince = .now()
