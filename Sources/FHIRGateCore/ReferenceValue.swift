@@ -14,11 +14,14 @@ public struct ReferenceValue: Sendable, Equatable {
     /// FHIR base); anything else is not a reference the gateway can vouch for.
     public static func parse(_ value: String, base: String?) -> ReferenceValue? {
         var rest = Substring(value)
-        if rest.hasPrefix("http://") || rest.hasPrefix("https://") || rest.hasPrefix("urn:") {
+        // Byte-wise prefix tests: `hasPrefix` compares Characters (Unicode-aware and slow),
+        // and this runs for every reference the response guard reads.
+        let bytes = rest.utf8
+        if bytes.starts(with: "http://".utf8) || bytes.starts(with: "https://".utf8) || bytes.starts(with: "urn:".utf8) {
             guard let base, !base.isEmpty else { return nil }
-            let prefix = base.hasSuffix("/") ? base : base + "/"
-            guard rest.hasPrefix(prefix) else { return nil }
-            rest = rest.dropFirst(prefix.count)
+            let prefix = base.utf8.last == 0x2F ? base : base + "/"
+            guard bytes.starts(with: prefix.utf8) else { return nil }
+            rest = Substring(bytes.dropFirst(prefix.utf8.count))
         }
         // Up to four segments, found without splitting into an array: this runs for every
         // reference of every resource the response guard checks.

@@ -27,8 +27,7 @@ public enum ResourceInspector {
             collect(child, path: path.dropFirst(), into: &out)
         }
         if exact { return }
-        for (key, child) in value.members where key.keyHasProperPrefix(name) {
-            guard let s = key.string, let next = s.utf8.dropFirst(name.count).first, next >= 0x41 && next <= 0x5A else { continue }
+        for (key, child) in value.members where key.isChoiceForm(of: name) {
             collect(child, path: path.dropFirst(), into: &out)
         }
     }
@@ -45,7 +44,11 @@ public enum ResourceInspector {
     static func references(_ paths: ElementPaths, in resource: JSONValue, patient: String, base: String) -> Bool {
         guard let found = evaluate(paths, on: resource) else { return false }
         for value in found {
-            guard let ref = value["reference"]?.string, let parsed = ReferenceValue.parse(ref, base: base) else { continue }
+            guard let reference = value["reference"] else { continue }
+            // The usual form, `Patient/{id}` exactly, is recognised in place; every other
+            // form (absolute, versioned, escaped, another patient) is parsed.
+            if reference.isString(prefix: "Patient/", rest: patient) { return true }
+            guard let ref = reference.string, let parsed = ReferenceValue.parse(ref, base: base) else { continue }
             if parsed.type == "Patient" && parsed.id == patient { return true }
         }
         return false

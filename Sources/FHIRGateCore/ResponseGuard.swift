@@ -58,18 +58,29 @@ public struct ResponseGuard: Sendable {
         if let check {
             // Provenance is judged after the rest: `_revinclude=Provenance:target` brings
             // Provenance whose targets are this page's own (already checked) resources.
-            var kept = Set<String>()
-            for pass in 0..<2 {
-                for (i, entry) in entries.enumerated() {
-                    guard let r = entry["resource"], r.isObject else {
-                        // Entries without a resource (deletions in history) reveal only an id.
-                        if pass == 0 { keep[i] = check.patient == nil }
-                        continue
-                    }
-                    let isProvenance = r["resourceType"]?.isString("Provenance") == true
-                    guard isProvenance == (pass == 1) else { continue }
-                    keep[i] = isVisible(r, check) || (isProvenance && check.patient != nil && provenanceTargetsOnly(r, kept))
-                    if keep[i], pass == 0, let t = r["resourceType"]?.string, let id = r["id"]?.string { kept.insert(t + "/" + id) }
+            var provenance: [Int] = []
+            for (i, entry) in entries.enumerated() {
+                guard let r = entry["resource"], r.isObject else {
+                    // Entries without a resource (deletions in history) reveal only an id.
+                    keep[i] = check.patient == nil
+                    continue
+                }
+                if r["resourceType"]?.isString("Provenance") == true {
+                    provenance.append(i)
+                } else {
+                    keep[i] = isVisible(r, check)
+                }
+            }
+            if !provenance.isEmpty {
+                var shown = Set<String>()
+                for (i, entry) in entries.enumerated() where keep[i] {
+                    guard let r = entry["resource"], r.isObject, r["resourceType"]?.isString("Provenance") != true,
+                          let t = r["resourceType"]?.string, let id = r["id"]?.string else { continue }
+                    shown.insert(t + "/" + id)
+                }
+                for i in provenance {
+                    guard let r = entries[i]["resource"] else { continue }
+                    keep[i] = isVisible(r, check) || (check.patient != nil && provenanceTargetsOnly(r, shown))
                 }
             }
         }

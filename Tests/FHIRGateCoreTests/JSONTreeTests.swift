@@ -42,11 +42,40 @@ import Testing
         #expect(parse(#"{"\u0073ubject":1}"#)?["subject"] != nil)
     }
 
+    /// The string scan skips eight plain bytes at a time and jumps to the first special
+    /// byte of a word: a quote, backslash or control byte at every offset of a word (and
+    /// near the end of the document) is found exactly.
+    @Test func specialBytesAreFoundAtEveryOffset() throws {
+        for n in 0..<20 {
+            let plain = String(repeating: "é", count: n / 2) + String(repeating: "a", count: n % 2)
+            let padding = String(repeating: " ", count: n % 9)
+            #expect(parse("[\"\(plain)\"]\(padding)")?.elements.first(where: { _ in true })?.string == plain, "length \(n)")
+            #expect(parse("[\"\(plain)\\/x\"]")?.elements.first(where: { _ in true })?.string == plain + "/x")
+            #expect(parse("[\"\(plain)\u{1F}x\"]") == nil, "control byte after \(n) bytes")
+            #expect(parse("[\"\(plain)\\qx\"]") == nil, "bad escape after \(n) bytes")
+            #expect(parse("[\"\(plain)") == nil && parse("[\"\(plain)\\") == nil)
+            // A quote inside the word ends the string there: what follows must be JSON.
+            #expect(parse("[\"\(plain)\"x\"]") == nil)
+            #expect(parse("[\"\(plain)\",\"b\"]")?.elements.map { $0.string ?? "" } == [plain, "b"])
+        }
+        // Bytes above 0x7F are plain (UTF-8 continuation bytes must not be taken for controls).
+        #expect(parse("[\"\u{80}\u{7FF}\u{FFFF}\u{10FFFF}\"]")?.elements.first(where: { _ in true })?.string == "\u{80}\u{7FF}\u{FFFF}\u{10FFFF}")
+    }
+
     @Test func choiceElementsAreFoundByPrefix() throws {
         let r = try #require(ResourceInspector.parse(Array(#"{"resourceType":"Observation","valueCodeableConcept":{"coding":[{"code":"x"}]},"valuex":1}"#.utf8)))
         var out: [JSONValue] = []
         ResourceInspector.collect(r, path: [Array("value".utf8)][...], into: &out)
         #expect(out.count == 1 && out[0]["coding"] != nil)
+        // Only an upper-case letter after the name makes a choice form; escaped keys count by value.
+        let other = try #require(ResourceInspector.parse(Array(#"{"valuecodeableConcept":1,"val":2,"value":null,"\u0076alueString":"s"}"#.utf8)))
+        var found: [JSONValue] = []
+        ResourceInspector.collect(other, path: [Array("value".utf8)][...], into: &found)
+        #expect(found.count == 1 && found[0].kind == .null)
+        var choice: [JSONValue] = []
+        let escaped = try #require(ResourceInspector.parse(Array(#"{"\u0076alueString":"s","valuex":1}"#.utf8)))
+        ResourceInspector.collect(escaped, path: [Array("value".utf8)][...], into: &choice)
+        #expect(choice.map { $0.string } == ["s"])
     }
 
     @Test func splicedObjectsKeepUntouchedBytes() throws {

@@ -53,6 +53,30 @@ import Testing
         }
     }
 
+    /// References as written by upstreams that do not escape slashes (most of them) take
+    /// a byte-wise fast path; every other form is parsed. Both must agree.
+    @Test func referenceFormsAreReadAlike() throws {
+        let base = "https://gw.example/r4"
+        func member(_ reference: String, _ patient: String = "a") throws -> Bool {
+            let r = try #require(ResourceInspector.parse(Array(#"{"resourceType":"Observation","id":"x","subject":{"reference":"\#(reference)"}}"#.utf8)))
+            return ResourceInspector.isInCompartment(r, patient: patient, base: base)
+        }
+        #expect(try member("Patient/a"))
+        #expect(try member(#"Patient\/a"#))
+        #expect(try member(#"Patient\u002Fa"#))
+        #expect(try member("Patient/a/_history/2"))
+        #expect(try member("https://gw.example/r4/Patient/a"))
+        #expect(try member(#"https:\/\/gw.example\/r4\/Patient\/a"#))
+        #expect(try !member("Patient/ab"))
+        #expect(try !member("Patient/a/"))
+        #expect(try !member("Patient/"))
+        #expect(try !member("Patient/a", ""))
+        #expect(try !member("Patient/a ", "a"))
+        #expect(try !member("Group/a"))
+        #expect(try !member("https://elsewhere.example/r4/Patient/a"))
+        #expect(try !member("patient/a"))
+    }
+
     @Test func performerPutsResourceInCompartment() {
         let r = tree(observation("x", patient: "b", category: "survey", performer: "Patient/a"))
         #expect(ResourceInspector.isInCompartment(r, patient: "a", base: "https://gw.example/r4"))

@@ -176,6 +176,18 @@ func searchBundle(bytes: Int, foreignEvery: Int) -> [UInt8] {
     return Array(try! JSONSerialization.data(withJSONObject: bundle))
 }
 
+// `HotPathBenchmarks guard-count N`: N guard checks of the 60 KB Bundle and nothing
+// else, for instruction counts under valgrind (steady on a shared machine, unlike time):
+// valgrind --tool=callgrind for N and N+100, difference / 100 = instructions per check.
+if only == "guard-count" {
+    let guardian = ResponseGuard(base: "https://fhir.example.org/r4")
+    let check = ResponseCheck(patient: "pat-a", readableOutsideCompartment: ["Practitioner"])
+    let body = searchBundle(bytes: 60_000, foreignEvery: 10)
+    let n = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 1
+    for _ in 0..<n { blackHole(guardian.check(body, against: check)) }
+    exit(0)
+}
+
 var guardLines: [String] = []
 if only == nil || only == "guard" {
     let guardian = ResponseGuard(base: "https://fhir.example.org/r4")

@@ -6,12 +6,12 @@
 /// Strict where it matters for security: RFC 8259 grammar, no duplicate keys in an object
 /// (two `subject` members could be read one way here and another way upstream), nesting
 /// limited to `maxDepth`. Anything else is refused: the caller fails closed.
-public final class JSONTree: Sendable {
-    public enum Kind: UInt8, Sendable {
+public final class JSONTree: @unchecked Sendable {
+    public enum Kind: UInt8, Sendable, BitwiseCopyable {
         case object, array, string, number, bool, null
     }
 
-    struct Node: Sendable {
+    struct Node: Sendable, BitwiseCopyable {
         var kind: Kind
         /// The string has escapes (decode before comparing).
         var escaped: Bool
@@ -23,7 +23,9 @@ public final class JSONTree: Sendable {
     }
 
     public let bytes: [UInt8]
-    let nodes: [Node]
+    /// Immutable once parsed (hence `@unchecked Sendable`); owned and freed by the tree.
+    /// Every index a `JSONValue` holds was produced by the parser, so reads are unchecked.
+    let nodes: GrowableBuffer<Node>
     static let maxDepth = 256
 
     /// Parses `bytes` as one JSON value (surrounding whitespace allowed); nil if invalid.
@@ -32,8 +34,10 @@ public final class JSONTree: Sendable {
         let ok = bytes.withUnsafeBufferPointer { parser.parseDocument($0) }
         guard ok else { return nil }
         self.bytes = bytes
-        nodes = parser.nodes
+        nodes = parser.takeNodes()
     }
+
+    deinit { nodes.free() }
 
     public var root: JSONValue { JSONValue(tree: self, index: 0) }
 }
@@ -75,6 +79,33 @@ public struct JSONValue: Sendable {
         }
     }
 
+    /// Whether this is a string whose value is `prefix` followed by `rest`, without
+    /// building a `String` when it has no escapes.
+    public func isString(prefix: StaticString, rest: String) -> Bool {
+        guard kind == .string else { return false }
+        let n = node
+        if n.escaped {
+            // `Patient\/123`: some JSON writers (Foundation's, PHP's) escape every slash.
+            guard let value = string else { return false }
+            let utf8 = value.utf8
+            return prefix.withUTF8Buffer { head in
+                utf8.count == head.count + rest.utf8.count && utf8.starts(with: head) && utf8.dropFirst(head.count).elementsEqual(rest.utf8)
+            }
+        }
+        let count = Int(n.end - n.start) - 2
+        var rest = rest
+        return rest.withUTF8 { tail in
+            guard count == prefix.utf8CodeUnitCount + tail.count else { return false }
+            return prefix.withUTF8Buffer { head in
+                tree.bytes.withUnsafeBufferPointer { all in
+                    let s = all.baseAddress! + Int(n.start) + 1
+                    return memcmpEqual(s, head.baseAddress!, head.count)
+                        && (tail.isEmpty || memcmpEqual(s + head.count, tail.baseAddress!, tail.count))
+                }
+            }
+        }
+    }
+
     /// Elements of an array (empty for other kinds).
     public var elements: JSONElements { JSONElements(tree: tree, first: index + 1, end: kind == .array ? Int(node.after) : index + 1) }
 
@@ -104,11 +135,25 @@ public struct JSONValue: Sendable {
         return tree.bytes.withUnsafeBufferPointer { all in memcmpEqual(all.baseAddress! + Int(n.start) + 1, wanted.baseAddress!, count) }
     }
 
-    /// Whether this (key) string starts with `prefix` and is longer than it.
-    func keyHasProperPrefix(_ prefix: [UInt8]) -> Bool {
-        guard let s = string else { return false }
-        let u = Array(s.utf8)
-        return u.count > prefix.count && u.starts(with: prefix)
+    /// Whether this (key) string is `name` followed by an upper-case letter: a choice
+    /// type's form (`value` → `valueQuantity`). Compared in place for unescaped keys: the
+    /// compartment check asks this of every member of every entry.
+    func isChoiceForm(of name: [UInt8]) -> Bool {
+        let n = node
+        guard kind == .string else { return false }
+        if n.escaped {
+            guard let s = string else { return false }
+            let u = Array(s.utf8)
+            return u.count > name.count && u.starts(with: name) && u[name.count] >= 0x41 && u[name.count] <= 0x5A
+        }
+        let count = Int(n.end - n.start) - 2
+        guard !name.isEmpty, count > name.count else { return false }
+        return tree.bytes.withUnsafeBufferPointer { all in
+            let key = all.baseAddress! + Int(n.start) + 1
+            let next = key[name.count]
+            guard next >= 0x41 && next <= 0x5A else { return false }
+            return name.withUnsafeBufferPointer { memcmpEqual(key, $0.baseAddress!, name.count) }
+        }
     }
 }
 
