@@ -32,12 +32,20 @@ struct PageLinkSigner: Sendable {
     }
 
     /// The FHIR-relative target of an upstream (or public) URL, or nil if it is neither.
+    /// Runs for every `fullUrl` of every Bundle: prefixes are compared as bytes.
     static func relativeTarget(of url: String, route: RouteRuntime) -> String? {
-        for base in [route.settings.upstream, route.settings.baseURL] where url.hasPrefix(base) {
-            let rest = url.dropFirst(base.count)
-            if rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") { return rest.hasPrefix("?") ? "/" + rest : String(rest) }
+        relativeTarget(of: url, base: route.settings.upstream) ?? relativeTarget(of: url, base: route.settings.baseURL)
+    }
+
+    private static func relativeTarget(of url: String, base: String) -> String? {
+        guard url.utf8.starts(with: base.utf8) else { return nil }
+        let rest = url.utf8.dropFirst(base.utf8.count)
+        switch rest.first {
+        case nil: return ""
+        case UInt8(ascii: "/"): return String(Substring(rest))
+        case UInt8(ascii: "?"): return "/" + Substring(rest)
+        default: return nil
         }
-        return nil
     }
 
     /// A public, signed page link for `url`; nil when it does not point at our upstream.
