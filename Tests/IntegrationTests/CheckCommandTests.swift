@@ -1,3 +1,4 @@
+import FHIRGateDemo
 import Foundation
 import Testing
 
@@ -61,12 +62,45 @@ extension IntegrationSuite {
         }
     }
 
-    /// A start that fails after the config was read (a CA bundle that is not PEM) exits
-    /// with status 1 and a message, having stopped what it started (a debug build used to
-    /// trap on the JWKS client dropped without shutdown).
+    /// Certificate and key files are read at check time, as TLS will read them: one that
+    /// is not PEM, and a key that is not the certificate's, are errors with their location
+    /// (and so refuse a reload) instead of a start that fails without naming the file.
+    @Test func reportsCertificatesAndKeysThatDoNotLoad() throws {
+        let env = try TestEnvironment()
+        try "not a certificate".write(toFile: env.directory + "/garbage.pem", atomically: true, encoding: .utf8)
+        try DevPKI.generate().serverKeyPEM.write(toFile: env.directory + "/other-key.pem", atomically: true, encoding: .utf8)
+        let config = env.directory + "/tls.yaml"
+        try """
+        server:
+          listen: "127.0.0.1:8443"
+          tls: { certificate: server.pem, private_key: other-key.pem }
+        audit:
+          path: audit.jsonl
+        routes:
+          - name: r
+            base_url: "https://localhost/r4"
+            upstream: "https://127.0.0.1:1/fhir"
+            upstream_tls: { ca_bundle: garbage.pem, certificate: server.pem, private_key: ca.pem }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let (status, output) = try runFhirgate(config)
+        #expect(status == 1)
+        #expect(output.contains("tls.yaml:3:48: error: the private key in 'other-key.pem' does not belong to the certificate in 'server.pem'"), "\(output)")
+        #expect(output.contains("tls.yaml:10:32: error: file 'garbage.pem' for 'routes[0].upstream_tls.ca_bundle' is not a PEM certificate (chain)"), "\(output)")
+        #expect(output.contains("tls.yaml:10:83: error: file 'ca.pem' for 'routes[0].upstream_tls.private_key' is not an unencrypted PEM private key"), "\(output)")
+        // The environment's own matching pair passes.
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "other-key.pem", with: "server-key.pem")
+            .replacingOccurrences(of: "upstream_tls: { ca_bundle: garbage.pem, certificate: server.pem, private_key: ca.pem }", with: "upstream_tls: { ca_bundle: ca.pem }")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let fixed = try runFhirgate(config)
+        #expect(fixed.status == 0, "\(fixed.output)")
+    }
+
+    /// A start that fails after the config was read (a credential file that is not UTF-8)
+    /// exits with status 1 and a message, having stopped what it started (a debug build
+    /// used to trap on the JWKS client dropped without shutdown).
     @Test func aStartThatFailsExitsCleanly() throws {
         let env = try TestEnvironment()
-        try "not a certificate".write(toFile: env.directory + "/bad-ca.pem", atomically: true, encoding: .utf8)
+        try Data([0xFF, 0xFE, 0x00, 0xC3]).write(to: URL(fileURLWithPath: env.directory + "/credential"))
         let config = env.directory + "/start.yaml"
         try """
         server:
@@ -77,7 +111,8 @@ extension IntegrationSuite {
           - name: r
             base_url: "https://localhost/r4"
             upstream: "https://127.0.0.1:1/fhir"
-            upstream_tls: { ca_bundle: \(env.directory)/bad-ca.pem }
+            upstream_authorization: replace
+            upstream_credential_file: \(env.directory)/credential
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let (status, output) = try runFhirgate(config, command: "serve")
         #expect(status == 1, "\(output)")

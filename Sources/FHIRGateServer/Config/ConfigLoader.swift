@@ -55,8 +55,12 @@ public enum ConfigLoader {
             }
             var tls: ServerSettings.TLSSettings?
             if let t = doc.mapping(s.node("tls"), at: "server.tls", keys: ["certificate", "private_key", "min_version"]) {
-                let cert = t.existingFile("certificate", required: true, hint: "a PEM certificate chain file")
-                let key = t.existingFile("private_key", required: true, hint: "a PEM private key file")
+                let cert = t.pemFile("certificate", holding: .certificates, required: true, hint: "a PEM certificate chain file")
+                let key = t.pemFile("private_key", holding: .privateKey, required: true, hint: "a PEM private key file")
+                if let cert, let key, doc.requireFiles, !Self.keyMatches(certificate: cert, key: key) {
+                    doc.report(t.node("private_key"), "the private key in '\(t.string("private_key") ?? key)' does not belong to the certificate in '\(t.string("certificate") ?? cert)'",
+                               hint: "compare: openssl x509 -noout -pubkey -in CERT and openssl pkey -pubout -in KEY")
+                }
                 let min = t.string("min_version") ?? "1.2"
                 if !["1.2", "1.3"].contains(min) { doc.report(t.node("min_version"), "'server.tls.min_version' must be \"1.2\" or \"1.3\"", hint: "TLS 1.0 and 1.1 are not supported") }
                 if let cert, let key { tls = .init(certificate: cert, privateKey: key, minVersion: min) }
@@ -266,9 +270,9 @@ public enum ConfigLoader {
         }
         var tls = RouteSettings.UpstreamTLS()
         if let t = doc.mapping(m.node("upstream_tls"), at: "\(path).upstream_tls", keys: ["ca_bundle", "certificate", "private_key"]) {
-            tls.caBundle = t.existingFile("ca_bundle")
-            tls.certificate = t.existingFile("certificate")
-            tls.privateKey = t.existingFile("private_key")
+            tls.caBundle = t.pemFile("ca_bundle", holding: .certificates)
+            tls.certificate = t.pemFile("certificate", holding: .certificates)
+            tls.privateKey = t.pemFile("private_key", holding: .privateKey)
             if (tls.certificate == nil) != (tls.privateKey == nil) && t.has("certificate") != t.has("private_key") {
                 doc.report(t.node, "a client certificate needs both 'certificate' and 'private_key'")
             }
