@@ -26,6 +26,7 @@ extension IntegrationSuite {
           listen: "127.0.0.1:8443"
           tls: { certificate: missing.pem, private_key: server-key.pem }
           limitz: { max_header_bytes: 1 }
+          http2: maybe
         audit:
           path: audit.jsonl
         routes:
@@ -38,6 +39,8 @@ extension IntegrationSuite {
         #expect(output.contains("bad.yaml:4:3: error: unknown key 'limitz' in 'server'"), "\(output)")
         #expect(output.contains("did you mean 'limits'?"))
         #expect(output.contains("bad.yaml:3:23: error: file 'missing.pem'"), "\(output)")
+        // The rest of the section is still checked although the TLS settings failed.
+        #expect(output.contains("bad.yaml:5:10: error: 'server.http2' must be true or false"), "\(output)")
     }
 
     /// An upstream URL the upstream client could not use (user info, port 0) is a config

@@ -81,10 +81,13 @@ public enum ConfigLoader {
             }
             let drain = s.double("drain_timeout_seconds", range: 0...3600) ?? 30
             let secret = s.existingFile("page_link_secret_file")
+            // Read (and so checked) even when an error above leaves no settings to build.
+            let watchFiles = s.bool("watch_files") ?? true
+            let http2 = s.bool("http2") ?? true
             if let listen, (!s.has("tls") || tls != nil) {
                 server = ServerSettings(listen: listen, tls: tls, limits: limits, drainTimeoutSeconds: drain, pageLinkSecretFile: secret)
-                server?.watchFiles = s.bool("watch_files") ?? true
-                server?.http2 = s.bool("http2") ?? true
+                server?.watchFiles = watchFiles
+                server?.http2 = http2
             }
         } else if !top.has("server") {
             top.missing("server", hint: "add a 'server:' section with 'listen:' and 'tls:'")
