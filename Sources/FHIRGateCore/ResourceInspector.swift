@@ -72,10 +72,26 @@ public enum ResourceInspector {
     /// Whether a resource links to the patient although its type is outside the R4
     /// compartment (Device via `Device.patient`).
     public static func linksToPatient(_ resource: JSONValue, patient: String, base: String) -> Bool {
-        guard let type = resource["resourceType"]?.string,
-              let definition = R4Tables.searchParameter("patient", on: type), definition.type == .reference else { return false }
-        return references(definition.paths, in: resource, patient: patient, base: base)
+        guard let type = resource["resourceType"]?.string, let paths = patientLinksBeyondCompartment[type] else { return false }
+        return references(paths, in: resource, patient: patient, base: base)
     }
+
+    /// Per type, the paths of its `patient` reference parameter that its compartment
+    /// paths do not already cover. For most types that is nothing (Observation.patient is
+    /// Observation.subject), and the guard then does not read every entry of another
+    /// patient twice; only types with something left (Device) are listed.
+    static let patientLinksBeyondCompartment: [String: ElementPaths] = {
+        var table: [String: ElementPaths] = [:]
+        for type in R4Tables.resourceTypes {
+            guard let definition = R4Tables.searchParameter("patient", on: type), definition.type == .reference,
+                  definition.paths.understood else { continue } // paths not understood select nothing
+            // A Patient is a member by its id, not by its compartment paths: nothing is covered.
+            let covered = type == "Patient" ? [] : Set((R4Tables.compartmentPaths[type] ?? []).filter(\.understood).flatMap(\.paths))
+            let rest = definition.paths.paths.filter { !covered.contains($0) }
+            if !rest.isEmpty { table[type] = ElementPaths(paths: rest, understood: true) }
+        }
+        return table
+    }()
 
     /// Whether a resource matches every constraint of a granular scope.
     public static func matches(_ resource: JSONValue, scope: SMARTScope) -> Bool {

@@ -77,6 +77,19 @@ import Testing
         #expect(try !member("patient/a"))
     }
 
+    /// A type outside the R4 compartment is shown through its `patient` reference
+    /// (Device.patient); a type whose `patient` parameter is one of its compartment paths
+    /// is not read twice.
+    @Test func devicesAreShownThroughTheirPatientReference() throws {
+        #expect(ResourceInspector.patientLinksBeyondCompartment["Device"] != nil)
+        #expect(ResourceInspector.patientLinksBeyondCompartment["Observation"] == nil)
+        #expect(ResourceInspector.patientLinksBeyondCompartment["Patient"] == nil)
+        let body = bundle([["resourceType": "Device", "id": "mine", "patient": ["reference": "Patient/a"]],
+                           ["resourceType": "Device", "id": "theirs", "patient": ["reference": "Patient/b"]],
+                           ["resourceType": "Device", "id": "nobody's"]])
+        #expect(ids(guardian.check(body, against: ResponseCheck(patient: "a")), original: body) == ["mine"])
+    }
+
     @Test func performerPutsResourceInCompartment() {
         let r = tree(observation("x", patient: "b", category: "survey", performer: "Patient/a"))
         #expect(ResourceInspector.isInCompartment(r, patient: "a", base: "https://gw.example/r4"))
