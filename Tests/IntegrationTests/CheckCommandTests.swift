@@ -1,5 +1,6 @@
 import FHIRGateDemo
 import Foundation
+import NIOPosix
 import Testing
 
 extension IntegrationSuite {
@@ -98,29 +99,63 @@ extension IntegrationSuite {
         #expect(fixed.status == 0, "\(fixed.output)")
     }
 
-    /// A start that fails after the config was read (a credential file that is not UTF-8)
-    /// exits with status 1 and a message, having stopped what it started (a debug build
-    /// used to trap on the JWKS client dropped without shutdown).
-    @Test func aStartThatFailsExitsCleanly() throws {
+    /// A credential file for `upstream_authorization: replace` is read at check time: an
+    /// empty or binary one would send a credential the upstream refuses on every request.
+    @Test func reportsAnUnusableUpstreamCredential() throws {
         let env = try TestEnvironment()
-        try Data([0xFF, 0xFE, 0x00, 0xC3]).write(to: URL(fileURLWithPath: env.directory + "/credential"))
-        let config = env.directory + "/start.yaml"
+        try Data([0xFF, 0xFE, 0x00, 0xC3]).write(to: URL(fileURLWithPath: env.directory + "/binary"))
+        try " \n".write(toFile: env.directory + "/blank", atomically: true, encoding: .utf8)
+        let config = env.directory + "/credential.yaml"
         try """
         server:
-          listen: "127.0.0.1:0"
+          listen: "127.0.0.1:8443"
         audit:
-          path: \(env.directory)/audit.jsonl
+          path: audit.jsonl
         routes:
-          - name: r
-            base_url: "https://localhost/r4"
-            upstream: "https://127.0.0.1:1/fhir"
+          - name: a
+            base_url: "https://localhost/a"
+            upstream: "http://127.0.0.1:1/fhir"
             upstream_authorization: replace
-            upstream_credential_file: \(env.directory)/credential
+            upstream_credential_file: binary
+          - name: b
+            base_url: "https://localhost/b"
+            upstream: "http://127.0.0.1:1/fhir"
+            upstream_authorization: replace
+            upstream_credential_file: blank
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let (status, output) = try runFhirgate(config, command: "serve")
-        #expect(status == 1, "\(output)")
-        #expect(output.contains("Error:"), "\(output)")
-        #expect(!output.contains("Fatal error"), "\(output)")
+        let (status, output) = try runFhirgate(config)
+        #expect(status == 1)
+        #expect(output.contains("credential.yaml:10:31: error: file 'binary' for 'routes[0].upstream_credential_file' is empty or not UTF-8 text"), "\(output)")
+        #expect(output.contains("credential.yaml:15:31: error: file 'blank' for 'routes[1].upstream_credential_file' is empty or not UTF-8 text"), "\(output)")
+    }
+
+    /// A start that fails after the config was read (the listen port is taken: an old
+    /// instance, another server) exits with status 1 and says which address, having
+    /// stopped what it started (a debug build trapped on the JWKS client dropped without
+    /// shutdown, and the message did not say which listener).
+    @Test func aStartThatFailsExitsCleanly() async throws {
+        let env = try TestEnvironment()
+        let taken = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        defer { taken.close(promise: nil) }
+        let port = try #require(taken.localAddress?.port)
+        for (listen, admin, key) in [(port, nil, "server.listen"), (0, port, "admin.listen")] {
+            let config = env.directory + "/start.yaml"
+            try """
+            server:
+              listen: "127.0.0.1:\(listen)"
+            \(admin.map { "admin:\n  listen: \"127.0.0.1:\($0)\"" } ?? "")
+            audit:
+              path: \(env.directory)/audit.jsonl
+            routes:
+              - name: r
+                base_url: "https://localhost/r4"
+                upstream: "http://127.0.0.1:1/fhir"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let (status, output) = try runFhirgate(config, command: "serve")
+            #expect(status == 1, "\(output)")
+            #expect(output.contains("Error: cannot listen on 127.0.0.1:\(port) ('\(key)'): Address already in use"), "\(output)")
+            #expect(!output.contains("Fatal error"), "\(output)")
+        }
     }
 
     @Test func reportsThreePolicyMistakesAtOnce() throws {

@@ -266,7 +266,14 @@ public enum ConfigLoader {
         case "strip": mode = .strip
         case "replace":
             if let f = m.existingFile("upstream_credential_file", required: true, hint: "a file holding the Authorization value to send upstream") {
-                mode = .replace(credentialFile: f)
+                // Read as the route will read it: an empty or binary file would send a
+                // credential the upstream refuses, request after request.
+                if doc.requireFiles, (try? String(contentsOfFile: f, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty != false {
+                    doc.report(m.node("upstream_credential_file"), "file '\(m.string("upstream_credential_file") ?? f)' for '\(path).upstream_credential_file' is empty or not UTF-8 text",
+                               hint: "it holds the whole Authorization value, e.g. 'Bearer eyJ…' or 'Basic dXNlcjpwYXNz'")
+                } else {
+                    mode = .replace(credentialFile: f)
+                }
             }
         default:
             doc.report(m.node("upstream_authorization"), "'\(path).upstream_authorization' must be pass, strip or replace")

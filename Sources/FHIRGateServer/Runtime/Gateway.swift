@@ -30,11 +30,25 @@ public final class Gateway: Service, Sendable {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let rotations = await UnixSignalsSequence(trapping: .sigusr1)
         let listener = GatewayListener(runtime: runtime, registry: registry)
-        let server = try await listener.bind()
+        let server: GatewayListener.Server
+        do {
+            server = try await listener.bind()
+        } catch {
+            // A port in use (an old instance, another server on 443) is the usual cause:
+            // say which address, and stop what the runtime started before exiting.
+            await runtime.shutdown()
+            throw ListenFailure(key: "server.listen", address: runtime.config.server.listen, underlying: error)
+        }
         boundPort.withLock { $0 = server.channel.localAddress?.port }
         var adminServer: AdminListener.Server?
         if let adminSettings = runtime.config.admin {
-            adminServer = try await AdminListener(runtime: runtime).bind(adminSettings.listen)
+            do {
+                adminServer = try await AdminListener(runtime: runtime).bind(adminSettings.listen)
+            } catch {
+                try? await server.channel.close()
+                await runtime.shutdown()
+                throw ListenFailure(key: "admin.listen", address: adminSettings.listen, underlying: error)
+            }
             boundAdminPort.withLock { $0 = adminServer?.channel.localAddress?.port }
         }
         let admin = adminServer
@@ -87,3 +101,15 @@ public final class Gateway: Service, Sendable {
 }
 
 import Synchronization
+
+/// A listener that could not be bound, named by its config key and address.
+struct ListenFailure: Error, CustomStringConvertible {
+    let key: String
+    let address: ListenAddress
+    let underlying: any Error
+
+    var description: String {
+        let reason = (underlying as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(underlying)"
+        return "cannot listen on \(address) ('\(key)'): \(reason)"
+    }
+}
