@@ -43,11 +43,14 @@ public enum ResourceInspector {
     /// Whether any Reference selected by `paths` points at `Patient/{patient}`.
     static func references(_ paths: ElementPaths, in resource: JSONValue, patient: String, base: String) -> Bool {
         guard let found = evaluate(paths, on: resource) else { return false }
+        // Only a valid id can be matched byte-wise: `Patient/a/_history/1` must not match
+        // a "patient" of `a/_history/1` (the parser reads its id as `a`).
+        let byteWise = FHIRId.isValid(patient)
         for value in found {
             guard let reference = value["reference"] else { continue }
             // The usual form, `Patient/{id}` exactly, is recognised in place; every other
             // form (absolute, versioned, escaped, another patient) is parsed.
-            if reference.isString(prefix: "Patient/", rest: patient) { return true }
+            if byteWise, reference.isString(prefix: "Patient/", rest: patient) { return true }
             guard let ref = reference.string, let parsed = ReferenceValue.parse(ref, base: base) else { continue }
             if parsed.type == "Patient" && parsed.id == patient { return true }
         }

@@ -75,6 +75,9 @@ import Testing
         #expect(try !member("Group/a"))
         #expect(try !member("https://elsewhere.example/r4/Patient/a"))
         #expect(try !member("patient/a"))
+        // A "patient" that is not an id is never matched byte-wise (the parser reads `a`).
+        #expect(try !member("Patient/a/_history/1", "a/_history/1"))
+        #expect(try member("Patient/a/_history/1", "a"))
     }
 
     /// A type outside the R4 compartment is shown through its `patient` reference

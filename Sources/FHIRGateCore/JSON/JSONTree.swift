@@ -99,7 +99,7 @@ public struct JSONValue: Sendable {
             return prefix.withUTF8Buffer { head in
                 tree.bytes.withUnsafeBufferPointer { all in
                     let s = all.baseAddress! + Int(n.start) + 1
-                    return memcmpEqual(s, head.baseAddress!, head.count)
+                    return (head.isEmpty || memcmpEqual(s, head.baseAddress!, head.count))
                         && (tail.isEmpty || memcmpEqual(s + head.count, tail.baseAddress!, tail.count))
                 }
             }
