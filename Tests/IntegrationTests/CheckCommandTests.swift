@@ -99,6 +99,30 @@ extension IntegrationSuite {
         #expect(fixed.status == 0, "\(fixed.output)")
     }
 
+    /// The admin listener on the public port would fail the start; the check says so,
+    /// including a wildcard public address that covers the admin one.
+    @Test func reportsAnAdminListenerOnThePublicPort() throws {
+        let env = try TestEnvironment()
+        let config = env.directory + "/admin.yaml"
+        for (admin, clash) in [("127.0.0.1:8443", true), ("127.0.0.1:9090", false), ("127.0.0.1:0", false)] {
+            try """
+            server:
+              listen: "0.0.0.0:8443"
+            admin:
+              listen: "\(admin)"
+            audit:
+              path: audit.jsonl
+            routes:
+              - name: r
+                base_url: "https://localhost/r4"
+                upstream: "http://127.0.0.1:1/fhir"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let (status, output) = try runFhirgate(config)
+            #expect(status == (clash ? 1 : 0), "\(admin): \(output)")
+            #expect(output.contains("admin.yaml:4:11: error: 'admin.listen' (127.0.0.1:8443) takes the port of 'server.listen' (0.0.0.0:8443)") == clash, "\(output)")
+        }
+    }
+
     /// A credential file for `upstream_authorization: replace` is read at check time: an
     /// empty or binary one would send a credential the upstream refuses on every request.
     @Test func reportsAnUnusableUpstreamCredential() throws {

@@ -97,7 +97,15 @@ public enum ConfigLoader {
         var admin: AdminSettings?
         if let a = doc.mapping(top.node("admin"), at: "admin", keys: ["listen"]) {
             if let text = a.string("listen", required: true, hint: "e.g. \"127.0.0.1:9090\"") {
-                if let addr = ListenAddress.parse(text) { admin = AdminSettings(listen: addr) } else { doc.report(a.node("listen"), "'admin.listen' must be host:port") }
+                if let addr = ListenAddress.parse(text) {
+                    admin = AdminSettings(listen: addr)
+                    if let publicAddress = server?.listen, addr.overlaps(publicAddress) {
+                        doc.report(a.node("listen"), "'admin.listen' (\(addr)) takes the port of 'server.listen' (\(publicAddress))",
+                                   hint: "the admin endpoints (metrics, readiness) need a port of their own, e.g. \"127.0.0.1:9090\"")
+                    }
+                } else {
+                    doc.report(a.node("listen"), "'admin.listen' must be host:port")
+                }
             }
         }
 

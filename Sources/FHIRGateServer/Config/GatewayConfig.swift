@@ -17,6 +17,14 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var port: Int
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Whether both cannot be bound at once: the same port (not 0, which picks a free
+    /// one) on the same host or where either is a wildcard address.
+    func overlaps(_ other: ListenAddress) -> Bool {
+        guard port != 0, port == other.port else { return false }
+        let wildcards: Set<String> = ["0.0.0.0", "::", "*", ""]
+        return host == other.host || wildcards.contains(host) || wildcards.contains(other.host)
+    }
+
     /// `host:port` or `[v6]:port`.
     public static func parse(_ text: String) -> ListenAddress? {
         let host: Substring
