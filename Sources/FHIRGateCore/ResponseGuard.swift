@@ -74,8 +74,8 @@ public struct ResponseGuard: Sendable {
             if !provenance.isEmpty {
                 var shown = Set<String>()
                 for (i, entry) in entries.enumerated() where keep[i] {
-                    guard let r = entry["resource"], r.isObject, r["resourceType"]?.isString("Provenance") != true,
-                          let t = r["resourceType"]?.string, let id = r["id"]?.string else { continue }
+                    guard let r = entry["resource"], r.isObject, let t = r["resourceType"]?.string, t != "Provenance",
+                          let id = r["id"]?.string else { continue }
                     shown.insert(t + "/" + id)
                 }
                 for i in provenance {

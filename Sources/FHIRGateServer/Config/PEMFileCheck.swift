@@ -33,15 +33,3 @@ extension MappingReader {
         return resolved
     }
 }
-
-extension ConfigLoader {
-    /// Whether the key is the certificate's: TLS refuses a context whose key does not
-    /// match its leaf certificate, so that is the test. Files that do not parse were
-    /// reported already and count as matching here.
-    static func keyMatches(certificate: String, key: String) -> Bool {
-        guard let chain = try? NIOSSLCertificate.fromPEMFile(certificate), !chain.isEmpty,
-              let privateKey = try? NIOSSLPrivateKey(file: key, format: .pem) else { return true }
-        let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
-        return (try? NIOSSLContext(configuration: configuration)) != nil
-    }
-}
