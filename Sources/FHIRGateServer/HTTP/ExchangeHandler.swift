@@ -204,14 +204,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         let sink = Sink(handler: this)
         let body = collector.body
         let refusal = collector.refusal
-        Task {
-            let outcome = await exchange.serve(head: head, body: body, refusal: refusal, to: sink)
-            if this.eventLoop.inEventLoop {
-                this.value.exchangeEnded(outcome)
-            } else {
-                this.eventLoop.execute { this.value.exchangeEnded(outcome) }
-            }
-        }
+        Task { await exchange.serve(head: head, body: body, refusal: refusal, to: sink) }
     }
 
     private var isStream: Bool {
@@ -260,17 +253,12 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         return made
     }
 
-    /// Writes and flushes response parts; nil when the caller may go on at once, else a
-    /// future to wait for (the final write's completion, or writability).
-    fileprivate func send(_ parts: [HTTPServerResponsePart], final: Bool) -> EventLoopFuture<Void>? {
+    /// Writes and flushes parts that do not end the response; nil when the caller may go
+    /// on at once, else a future to wait for (writability).
+    fileprivate func send(_ parts: [HTTPServerResponsePart]) -> EventLoopFuture<Void>? {
         guard let context, !inactive else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        if final, case .serving = state { state = .idle } // the next request may be gathered
-        let done: EventLoopPromise<Void>? = final ? context.eventLoop.makePromise() : nil
-        for (index, part) in parts.enumerated() {
-            context.write(wrapOutboundOut(part), promise: index == parts.count - 1 ? done : nil)
-        }
+        for part in parts { context.write(wrapOutboundOut(part), promise: nil) }
         context.flush()
-        if let done { return done.futureResult }
         if context.channel.isWritable { return nil }
         if writable == nil { writable = context.eventLoop.makePromise() }
         if case .http2Stream(_, _, let timeouts) = carrier, streamTimer == nil {
@@ -282,17 +270,62 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         return writable?.futureResult
     }
 
+    /// The exchange's last parts: written once the gate (the audit record on disk) opens;
+    /// the exchange ends when they are handed to the socket, or at once if there are none.
+    fileprivate func finish(_ parts: [HTTPServerResponsePart]?, after gate: EventLoopFuture<Bool>?, outcome: RequestExchange.Outcome) {
+        guard let parts else { return end(outcome, completed: false) }
+        guard let gate else { return writeLast(parts, outcome) }
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        gate.hop(to: eventLoop).whenComplete { result in
+            if case .success(true) = result { this.value.writeLast(parts, outcome) } else { this.value.end(outcome, completed: false) }
+        }
+    }
+
+    private func writeLast(_ parts: [HTTPServerResponsePart], _ outcome: RequestExchange.Outcome) {
+        guard let context, !inactive else { return end(outcome, completed: false) }
+        if case .serving = state { state = .idle } // the next request may be gathered
+        let done = context.eventLoop.makePromise(of: Void.self)
+        for (index, part) in parts.enumerated() {
+            context.write(wrapOutboundOut(part), promise: index == parts.count - 1 ? done : nil)
+        }
+        context.flush()
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        done.futureResult.whenComplete { result in
+            if case .success = result { this.value.end(outcome, completed: true) } else { this.value.end(outcome, completed: false) }
+        }
+    }
+
+    /// A response that did not complete (cut off, interrupted, the client gone) ends its
+    /// connection, or resets its stream at once: the client must not take it for whole.
+    private func end(_ outcome: RequestExchange.Outcome, completed: Bool) {
+        var outcome = outcome
+        if !completed {
+            outcome.keepOpen = false
+            if isStream, !inactive { context?.close(promise: nil) }
+        }
+        exchangeEnded(outcome)
+    }
+
     /// The exchange's side: hops to the connection's loop only when it is elsewhere.
     private struct Sink: ResponseSink {
         let handler: NIOLoopBound<ExchangeHandler>
 
-        func write(_ parts: [HTTPServerResponsePart], final: Bool) async throws {
+        func write(_ parts: [HTTPServerResponsePart]) async throws {
             let loop = handler.eventLoop
             if loop.inEventLoop {
-                if let wait = handler.value.send(parts, final: final) { try await wait.get() }
+                if let wait = handler.value.send(parts) { try await wait.get() }
             } else {
                 let handler = self.handler
-                try await loop.flatSubmit { handler.value.send(parts, final: final) ?? loop.makeSucceededVoidFuture() }.get()
+                try await loop.flatSubmit { handler.value.send(parts) ?? loop.makeSucceededVoidFuture() }.get()
+            }
+        }
+
+        func finish(_ parts: [HTTPServerResponsePart]?, after gate: EventLoopFuture<Bool>?, outcome: RequestExchange.Outcome) {
+            let handler = self.handler
+            if handler.eventLoop.inEventLoop {
+                handler.value.finish(parts, after: gate, outcome: outcome)
+            } else {
+                handler.eventLoop.execute { handler.value.finish(parts, after: gate, outcome: outcome) }
             }
         }
     }

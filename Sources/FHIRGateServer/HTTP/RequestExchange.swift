@@ -4,7 +4,6 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import Synchronization
 
 /// Serves one received request, whatever carried it: runs the pipeline, writes the
 /// response to a `ResponseSink`, and makes sure the audit record is on disk before the
@@ -32,8 +31,9 @@ struct RequestExchange: Sendable {
         var bodyUnread = false
     }
 
-    /// Serves one request whose body was gathered (or refused) by a `RequestBodyCollector`.
-    func serve(head: HTTPRequestHead, body: ByteBuffer, refusal bodyRefusal: GatewayError?, to sink: some ResponseSink) async -> Outcome {
+    /// Serves one request whose body was gathered (or refused) by a `RequestBodyCollector`;
+    /// returns once the sink has the response's last parts (`ResponseSink.finish`).
+    func serve(head: HTTPRequestHead, body: ByteBuffer, refusal bodyRefusal: GatewayError?, to sink: some ResponseSink) async {
         let snapshot = runtime.snapshot
         let requestID = Self.requestID(head.headers.first(name: "x-request-id"))
         var refusal = bodyRefusal
@@ -62,62 +62,57 @@ struct RequestExchange: Sendable {
         response.headers.remove(name: "Connection")
         if !keepAlive && !viaHTTP2 { response.headers.add(name: "Connection", value: "close") }
         ctx.status = Int(response.status.code)
-        // The audit record is written before the client can have the whole response: the
-        // last body bytes (or the head, for an empty body) wait for it. A response the
-        // client received therefore always has its record, even if the gateway dies.
-        let finished = Mutex<(record: AuditRecord, at: ContinuousClock.Instant)?>(nil)
-        let prepared = ctx
-        let runtime = self.runtime
-        let waitForRecord = refusal?.reason != "audit_unavailable" && snapshot.config.audit.onFailure == .deny
-        let loop = self.loop
-        let commitAudit: @Sendable (Int) async throws -> Void = { bytesOut in
-            var c = prepared
-            c.bytesOut = bytesOut
-            let now = ContinuousClock.now
-            let record = c.auditRecord(now: now)
-            finished.withLock { $0 = (record, now) }
-            guard waitForRecord else {
-                // A refusal because auditing fails, or on_audit_failure: allow: queue it
-                // (written once the disk works again) and answer without waiting.
-                await runtime.audit.append(record)
-                return
-            }
-            // Data goes out only with its record on disk; if the disk does not take it in
-            // time, the response is cut off instead of completed (the record stays queued).
-            // The writer thread completes a promise of the connection's event loop, so the
-            // task resumes where its channel lives (a continuation resumed from the writer
-            // thread would continue on an arbitrary loop and hop back for every write).
-            let written = loop.makePromise(of: Bool.self)
-            await runtime.audit.append(record, timeout: .seconds(2)) { written.succeed($0) }
-            guard try await written.futureResult.get() else { throw AuditNotWritten() }
-        }
-        var completed = false
+        let outcome = Outcome(keepOpen: keepAlive, bodyUnread: bodyRefusal != nil)
+        let final: [HTTPServerResponsePart]
         do {
-            try await write(response, head: head, to: sink, bytesOut: &ctx.bytesOut, beforeCompleting: commitAudit)
-            completed = true
+            final = try await writeAllButLast(response, head: head, to: sink, bytesOut: &ctx.bytesOut)
         } catch {
             // The upstream failed mid-stream, or the client went: close the connection
             // rather than pretend the truncated response was complete.
             ctx.failureReason = ctx.failureReason ?? "response_interrupted"
-        }
-        let record: AuditRecord
-        let end: ContinuousClock.Instant
-        if let done = finished.withLock({ $0 }) {
-            (record, end) = done
-        } else {
-            end = ContinuousClock.now
-            record = ctx.auditRecord(now: end)
+            let end = ContinuousClock.now
+            let record = ctx.auditRecord(now: end)
             await runtime.audit.append(record)
+            finished(ctx, record, at: end)
+            sink.finish(nil, after: nil, outcome: outcome)
+            return
         }
-        runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
-                                        duration: ctx.started.duration(to: end), upstream: ctx.upstreamDuration)
-        return Outcome(keepOpen: completed && keepAlive, bodyUnread: bodyRefusal != nil)
+        // The audit record is written before the client can have the whole response: the
+        // last body bytes (or the head, for an empty body) wait for it. A response the
+        // client received therefore always has its record, even if the gateway dies.
+        for part in final {
+            if case .body(.byteBuffer(let b)) = part { ctx.bytesOut += b.readableBytes }
+        }
+        let end = ContinuousClock.now
+        let record = ctx.auditRecord(now: end)
+        let gate: EventLoopFuture<Bool>?
+        if refusal?.reason != "audit_unavailable" && snapshot.config.audit.onFailure == .deny {
+            // Data goes out only with its record on disk; if the disk does not take it in
+            // time, the response is cut off instead of completed (the record stays queued).
+            // The writer thread completes a promise of the connection's event loop, where
+            // the sink writes the last parts.
+            let written = loop.makePromise(of: Bool.self)
+            await runtime.audit.append(record, timeout: .seconds(2)) { written.succeed($0) }
+            gate = written.futureResult
+        } else {
+            // A refusal because auditing fails, or on_audit_failure: allow: queue it
+            // (written once the disk works again) and answer without waiting.
+            await runtime.audit.append(record)
+            gate = nil
+        }
+        finished(ctx, record, at: end)
+        sink.finish(final + [.end(nil)], after: gate, outcome: outcome)
     }
 
-    /// Writes the response; `beforeCompleting` runs (with the byte count) just before the
-    /// bytes that complete the response are written.
-    private func write(_ response: GatewayResponse, head: HTTPRequestHead, to sink: some ResponseSink,
-                       bytesOut: inout Int, beforeCompleting: @Sendable (Int) async throws -> Void) async throws {
+    private func finished(_ ctx: RequestContext, _ record: AuditRecord, at end: ContinuousClock.Instant) {
+        runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
+                                        duration: ctx.started.duration(to: end), upstream: ctx.upstreamDuration)
+    }
+
+    /// Writes the response but for its last body bytes (the head, for an empty or small
+    /// body), which it returns: those wait for the audit record.
+    private func writeAllButLast(_ response: GatewayResponse, head: HTTPRequestHead, to sink: some ResponseSink,
+                                 bytesOut: inout Int) async throws -> [HTTPServerResponsePart] {
         var headers = response.headers
         if case .bytes(let b) = response.body, !headers.contains(name: "content-length") {
             headers.add(name: "Content-Length", value: String(b.readableBytes))
@@ -140,21 +135,14 @@ struct RequestExchange: Sendable {
                 if let previous = pending {
                     bytesOut += previous.readableBytes
                     parts.append(.body(.byteBuffer(previous)))
-                    try await sink.write(parts, final: false)
+                    try await sink.write(parts)
                     parts.removeAll(keepingCapacity: true)
                 }
                 pending = chunk
             }
             if let last = pending { parts.append(.body(.byteBuffer(last))) }
         }
-        let remaining = parts.reduce(0) { total, part in
-            if case .body(.byteBuffer(let b)) = part { return total + b.readableBytes }
-            return total
-        }
-        try await beforeCompleting(bytesOut + remaining)
-        bytesOut += remaining
-        parts.append(.end(nil))
-        try await sink.write(parts, final: true)
+        return parts
     }
 
     /// Keeps a client's well-formed request id for correlation; otherwise makes one.
@@ -165,8 +153,6 @@ struct RequestExchange: Sendable {
         }
         return RequestID.next()
     }
-
-    struct AuditNotWritten: Error {}
 
     static func describe(_ version: TLSVersion) -> String {
         switch version {
