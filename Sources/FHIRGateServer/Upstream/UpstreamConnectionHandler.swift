@@ -15,6 +15,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     private enum State {
         case idle
         case awaitingHead(EventLoopPromise<UpstreamResponse>, keepAlive: Bool)
+        /// The head is read; the body is gathered until the socket read that brought the
+        /// head is done. A response that ends within it is handed over whole; otherwise
+        /// it is handed over then, as a stream starting with what was gathered.
+        case headRead(EventLoopPromise<UpstreamResponse>, HTTPResponseHead, body: ByteBuffer?, keepAlive: Bool)
         case streaming(UpstreamBody.Producer.Source, keepAlive: Bool)
         case closed
     }
@@ -92,37 +96,70 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             guard case .awaitingHead(let promise, let keepAlive) = state else { return fail(.connectionFailed) }
             // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if head.status.code < 200 && head.status != .switchingProtocols { return }
+            state = .headRead(promise, head, body: nil, keepAlive: keepAlive && head.isKeepAlive)
+            armReadTimeout()
+        case .body(var chunk):
+            switch state {
+            case .headRead(let promise, let head, var body, let keepAlive):
+                state = .idle // the gathered buffer is then unique: appending does not copy it
+                if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+                state = .headRead(promise, head, body: body, keepAlive: keepAlive)
+            case .streaming(let source, _):
+                if source.yield(chunk) == .stopProducing {
+                    holdReads = true
+                    deadline = nil // the upstream is waiting for us, not the other way round
+                } else {
+                    armReadTimeout()
+                }
+            default:
+                fail(.connectionFailed)
+            }
+        case .end:
+            switch state {
+            case .headRead(let promise, let head, let body, let keepAlive):
+                deadline = nil
+                state = .idle
+                promise.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamBody(complete: body ?? ByteBuffer())))
+                exchangeEnded(keepAlive: keepAlive, context: context)
+            case .streaming(let source, let keepAlive):
+                deadline = nil
+                holdReads = false
+                state = .idle
+                source.finish()
+                exchangeEnded(keepAlive: keepAlive, context: context)
+            default:
+                fail(.connectionFailed)
+            }
+        }
+    }
+
+    private func exchangeEnded(keepAlive: Bool, context: ChannelHandlerContext) {
+        if keepAlive, requestSent, let onReusable {
+            if readPending {
+                readPending = false
+                context.read()
+            }
+            onReusable(self)
+        } else {
+            close()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .headRead(let promise, let head, let body, let keepAlive) = state {
+            // The response goes on past this read: stream it from here.
             let producer = UpstreamBody.Producer.makeSequence(
                 elementType: ByteBuffer.self, failureType: (any Error).self,
                 backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), finishOnDeinit: false,
                 delegate: UpstreamBodyDelegate(connection: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange))
-            state = .streaming(producer.source, keepAlive: keepAlive && head.isKeepAlive)
-            armReadTimeout()
-            promise.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamBody(producer: producer.sequence)))
-        case .body(let chunk):
-            guard case .streaming(let source, _) = state else { return fail(.connectionFailed) }
-            if source.yield(chunk) == .stopProducing {
+            state = .streaming(producer.source, keepAlive: keepAlive)
+            if let body, producer.source.yield(body) == .stopProducing {
                 holdReads = true
-                deadline = nil // the upstream is waiting for us, not the other way round
-            } else {
-                armReadTimeout()
+                deadline = nil
             }
-        case .end:
-            guard case .streaming(let source, let keepAlive) = state else { return fail(.connectionFailed) }
-            deadline = nil
-            holdReads = false
-            state = .idle
-            source.finish()
-            if keepAlive, requestSent, let onReusable {
-                if readPending {
-                    readPending = false
-                    context.read()
-                }
-                onReusable(self)
-            } else {
-                close()
-            }
+            promise.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamBody(producer: producer.sequence)))
         }
+        context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -185,7 +222,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     /// Ends whatever is in flight with `error` and closes the connection.
     private func fail(_ error: UpstreamError) {
         switch state {
-        case .awaitingHead(let promise, _): promise.fail(error)
+        case .awaitingHead(let promise, _), .headRead(let promise, _, _, _): promise.fail(error)
         case .streaming(let source, _): source.finish(error)
         case .idle, .closed: break
         }
