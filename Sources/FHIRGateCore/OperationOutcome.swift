@@ -28,19 +28,27 @@ public enum JSONText {
     }
 
     /// Appends `s` as the inside of a JSON string: quote, backslash and control
-    /// characters escaped, everything else as UTF-8.
+    /// characters escaped, everything else as UTF-8. Runs that need no escaping (most
+    /// of every value) are copied whole: this is on the audit writer's path per request.
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            case 0..<0x20:
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, Hex.digit(b >> 4), Hex.digit(b)])
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            var start = 0
+            for i in 0..<bytes.count {
+                let b = bytes[i]
+                guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
+                if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
+                start = i + 1
+                switch b {
+                case 0x22: out.append(0x5C); out.append(0x22)
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                default: out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, Hex.digit(b >> 4), Hex.digit(b)])
+                }
             }
+            if start < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...])) }
         }
     }
 }

@@ -8,13 +8,30 @@ enum HopByHop {
         "transfer-encoding", "upgrade",
     ]
 
-    static func strip(_ headers: HTTPHeaders) -> HTTPHeaders {
-        var named = names
-        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
+    /// The headers without the hop-by-hop ones. Runs for every request and response:
+    /// names are compared without making lower-cased copies, and headers with nothing to
+    /// drop (most) are returned as they are.
+    /// `extra`: lower-case names the caller drops too (in the same pass).
+    static func strip(_ headers: HTTPHeaders, alsoDropping extra: [String] = []) -> HTTPHeaders {
+        let named = headers[canonicalForm: "connection"]
+        func drops(_ name: String) -> Bool {
+            isListed(name) || named.contains { ASCIICase.equal($0.utf8, name.utf8) } || extra.contains { ASCIICase.equal($0.utf8, name.utf8) }
+        }
+        guard headers.contains(where: { drops($0.name) }) else { return headers }
         var out = HTTPHeaders()
-        for (name, value) in headers where !named.contains(name.lowercased()) {
+        for (name, value) in headers where !drops(name) {
             out.add(name: name, value: value)
         }
         return out
+    }
+
+    /// Whether `name` is one of `names`, ASCII case-insensitively.
+    static func isListed(_ name: String) -> Bool {
+        // Only these lengths occur in the list: most names are ruled out without a compare.
+        switch name.utf8.count {
+        case 2, 7, 10, 16, 17, 18, 19: break
+        default: return false
+        }
+        return names.contains { ASCIICase.equal($0.utf8, name.utf8) }
     }
 }

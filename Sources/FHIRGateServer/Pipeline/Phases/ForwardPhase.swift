@@ -7,7 +7,7 @@ import NIOHTTP1
 /// target), through the route's connection pool, and returns the streaming response.
 struct ForwardPhase {
     /// Request headers the gateway sets itself or must not pass on.
-    static let replacedRequestHeaders: Set<String> = [
+    static let replacedRequestHeaders = [
         "host", "content-length", "authorization", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
         "x-request-id", "if-none-exist", "x-real-ip",
     ]
@@ -31,8 +31,7 @@ struct ForwardPhase {
         }
 
         var upstream = UpstreamRequest(url: url, method: ctx.head.method)
-        var headers = HopByHop.strip(ctx.head.headers)
-        for name in Self.replacedRequestHeaders { headers.remove(name: name) }
+        var headers = HopByHop.strip(ctx.head.headers, alsoDropping: Self.replacedRequestHeaders)
         Self.addIdentity(to: &headers, ctx, route: route)
         if request.interaction == .conditionalCreate {
             headers.add(name: "If-None-Exist", value: PercentEncoding.query(request.conditionalCriteria.map { .init(name: $0.rawName, value: $0.value) }))

@@ -1,0 +1,26 @@
+import NIOHTTP1
+import Testing
+@testable import FHIRGateServer
+
+/// Which headers stop at the proxy (the integration test sends them through both ways).
+@Suite struct HopByHopTests {
+    @Test func listedAndConnectionNamedHeadersGoWhateverTheirCase() {
+        let headers = HTTPHeaders([("CONNECTION", "Keep-Alive, X-Hop"), ("keep-alive", "timeout=5"), ("Transfer-Encoding", "chunked"),
+                                   ("TE", "trailers"), ("x-hop", "1"), ("Upgrade", "h2c"), ("Proxy-Authenticate", "Basic"),
+                                   ("Content-Type", "application/fhir+json"), ("Tea", "kept"), ("X-Hops", "kept"), ("Trailers", "kept")])
+        let kept = HopByHop.strip(headers)
+        #expect(kept.map(\.name) == ["Content-Type", "Tea", "X-Hops", "Trailers"])
+    }
+
+    @Test func headersWithNothingToDropAreKeptInOrder() {
+        let headers = HTTPHeaders([("Content-Type", "application/fhir+json"), ("ETag", "W/\"1\""), ("content-type", "again")])
+        #expect(HopByHop.strip(headers).map { "\($0.name)=\($0.value)" } == ["Content-Type=application/fhir+json", "ETag=W/\"1\"", "content-type=again"])
+    }
+
+    @Test func namesCompareWithoutRegardToASCIICaseOnly() {
+        #expect(ASCIICase.equal("Keep-Alive".utf8, "keep-alive".utf8))
+        #expect(!ASCIICase.equal("keep-alive".utf8, "keep\rali\u{16}e".utf8))
+        #expect(!ASCIICase.equal("te".utf8, "t".utf8))
+        #expect(!HopByHop.isListed("upgradex"))
+    }
+}
