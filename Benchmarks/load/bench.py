@@ -345,8 +345,10 @@ def main():
                                             + (["-e", os.environ["BENCH_STRACE"]] if os.environ.get("BENCH_STRACE") else ["-c"]),
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 elif os.environ["BENCH_PERF"].startswith("stat:"):
-                    # BENCH_PERF=stat:file: instructions per request (steadier than time on a shared machine).
-                    perf = subprocess.Popen(["perf", "stat", "-e", "instructions:u,instructions:k,task-clock", "-p", str(gateway.pid),
+                    # BENCH_PERF=stat:file: instructions (where the machine counts them) and context switches
+                    # per request: steadier than time on a shared machine.
+                    perf = subprocess.Popen(["perf", "stat", "-e", "instructions:u,instructions:k,task-clock,context-switches",
+                                             "-p", str(gateway.pid),
                                              "-o", os.environ["BENCH_PERF"][5:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 else:
                     perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(gateway.pid), "-o", os.environ["BENCH_PERF"]],
@@ -359,10 +361,10 @@ def main():
                 perf.wait()
                 if os.environ["BENCH_PERF"].startswith("stat:"):
                     stat = open(os.environ["BENCH_PERF"][5:]).read()
-                    for kind in ("u", "k"):
-                        m = re.search(r"([\d,]+)\s+instructions:" + kind, stat)
+                    for event in ("instructions:u", "instructions:k", "context-switches"):
+                        m = re.search(r"([\d,]+)\s+" + event, stat)
                         if m:
-                            print(f"{name}: {int(m.group(1).replace(',', '')) / max(r['requests'], 1):,.0f} instructions:{kind}/request",
+                            print(f"{name}: {int(m.group(1).replace(',', '')) / max(r['requests'], 1):,.2f} {event}/request",
                                   file=sys.stderr)
             row["FHIRGate, everything on"] = r
             rows.append(row)
