@@ -16,24 +16,28 @@ import NIOSSL
 struct GatewayListener {
     let runtime: GatewayRuntime
     let registry: ConnectionRegistry
+    let connections = OpenConnections()
 
-    /// A connection is served by its handlers; the listener only waits for it to be
+    /// A connection is served by its handlers; the listener only counts it until it is
     /// closed with no exchange still finishing (a drain waits for that).
     typealias ServedConnection = EventLoopFuture<Void>
-    typealias Negotiated = NIONegotiatedHTTPVersion<ServedConnection, ServedConnection>
-    typealias Server = NIOAsyncChannel<EventLoopFuture<Negotiated>, Never>
 
-    func bind() async throws -> Server {
+    /// Binds the listener. Accepted connections are set up by the child channel
+    /// initializer, on their event loop: no async channel or task per connection (the
+    /// accept loop's async sequence and a task per connection cost about as much as the
+    /// channel set-up itself, on every new connection).
+    func bind() async throws -> any Channel {
         let snapshot = runtime.snapshot
         let listen = snapshot.config.server.listen
         let runtime = self.runtime
         let registry = self.registry
+        let connections = self.connections
         return try await ServerBootstrap(group: runtime.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            .bind(host: listen.host, port: listen.port) { channel -> EventLoopFuture<EventLoopFuture<Negotiated>> in
+            .childChannelInitializer { channel in
                 // Read per connection: a reload's new certificate and limits apply to new connections.
                 let current = runtime.snapshot
                 let limits = current.config.server.limits
@@ -44,33 +48,56 @@ struct GatewayListener {
                     return channel.eventLoop.makeFailedFuture(ConnectionRefused())
                 }
                 channel.closeFuture.whenComplete { _ in runtime.admission.release(ip: ip) }
-                do {
-                    if let ssl = current.sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-                // HTTP/1.1 only (no TLS, or server.http2: false): no negotiation to wait for.
-                guard current.sslContext != nil, current.config.server.http2 else {
-                    return channel.eventLoop.makeCompletedFuture {
-                        channel.eventLoop.makeSucceededFuture(.http1_1(try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry)))
-                    }
-                }
-                // Until ALPN has picked a protocol no head guard is in the pipeline: a client
-                // that never finishes the TLS handshake is closed after the header timeout.
-                let handshakeTimeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000))) {
-                    channel.close(promise: nil)
-                }
-                return channel.configureHTTP2AsyncSecureUpgrade(
-                    http1ConnectionInitializer: { channel in
-                        handshakeTimeout.cancel()
-                        return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry) }
-                    },
-                    http2ConnectionInitializer: { channel in
-                        handshakeTimeout.cancel()
-                        return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP2(channel, limits: limits, runtime: runtime, registry: registry) }
-                    }
-                )
+                // The handlers are in place when this returns; the connection is counted
+                // until it is served (or its set-up fails: it is closed then).
+                connections.track(Self.configure(channel, snapshot: current, runtime: runtime, registry: registry))
+                return channel.eventLoop.makeSucceededVoidFuture()
             }
+            .bind(host: listen.host, port: listen.port)
+            .get()
+    }
+
+    /// Sets up a connection's pipeline: TLS, then HTTP/1.1 or (by ALPN) HTTP/2. The future
+    /// completes once the connection is closed and its last exchange has finished, or
+    /// fails if it was never set up (failed handshake or negotiation: it is closed).
+    static func configure(_ channel: any Channel, snapshot current: GatewaySnapshot, runtime: GatewayRuntime,
+                          registry: ConnectionRegistry) -> ServedConnection {
+        let limits = current.config.server.limits
+        do {
+            if let ssl = current.sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
+        } catch {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        // HTTP/1.1 only (no TLS, or server.http2: false): no negotiation to wait for.
+        guard current.sslContext != nil, current.config.server.http2 else {
+            do {
+                return try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry)
+            } catch {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+        // Until ALPN has picked a protocol no head guard is in the pipeline: a client
+        // that never finishes the TLS handshake is closed after the header timeout.
+        let handshakeTimeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.headerTimeoutSeconds * 1000))) {
+            channel.close(promise: nil)
+        }
+        let negotiation = channel.configureHTTP2AsyncSecureUpgrade(
+            http1ConnectionInitializer: { channel in
+                handshakeTimeout.cancel()
+                return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry) }
+            },
+            http2ConnectionInitializer: { channel in
+                handshakeTimeout.cancel()
+                return channel.eventLoop.makeCompletedFuture { try Self.configureHTTP2(channel, limits: limits, runtime: runtime, registry: registry) }
+            }
+        )
+        return negotiation.flatMap { $0 }.flatMap { negotiated in
+            switch negotiated {
+            case .http1_1(let served), .http2(let served): served
+            }
+        }
     }
 
     static func configureHTTP1(_ channel: any Channel, limits: ServerSettings.Limits, runtime: GatewayRuntime,
@@ -131,27 +158,10 @@ struct GatewayListener {
         return connection.closedAndIdle
     }
 
-    /// Accepts connections until the server channel closes, then waits for the open
-    /// connections to finish. The accept loop's end (an error when the channel is closed
-    /// for a drain) must not cancel the connections still serving requests.
-    func serve(_ server: Server) async {
-        await withDiscardingTaskGroup { group in
-            do {
-                try await server.executeThenClose { inbound in
-                    for try await negotiation in inbound {
-                        group.addTask {
-                            // A failed handshake or negotiation: the channel is closed already.
-                            guard let negotiated = try? await negotiation.get() else { return }
-                            switch negotiated {
-                            case .http1_1(let connection), .http2(let connection):
-                                try? await connection.get()
-                            }
-                        }
-                    }
-                }
-            } catch {
-                runtime.logger.debug("listener closed: \(error)")
-            }
-        }
+    /// Returns once the listener is closed (a drain) and the connections it accepted
+    /// have finished.
+    func serve(_ server: any Channel) async {
+        await connections.allFinished(after: server.closeFuture)
+        runtime.logger.debug("listener closed")
     }
 }

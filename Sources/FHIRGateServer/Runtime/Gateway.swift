@@ -30,7 +30,7 @@ public final class Gateway: Service, Sendable {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let rotations = await UnixSignalsSequence(trapping: .sigusr1)
         let listener = GatewayListener(runtime: runtime, registry: registry)
-        let server: GatewayListener.Server
+        let server: any Channel
         do {
             server = try await listener.bind()
         } catch {
@@ -39,13 +39,13 @@ public final class Gateway: Service, Sendable {
             await runtime.shutdown()
             throw ListenFailure(key: "server.listen", address: runtime.config.server.listen, underlying: error)
         }
-        boundPort.withLock { $0 = server.channel.localAddress?.port }
+        boundPort.withLock { $0 = server.localAddress?.port }
         var adminServer: AdminListener.Server?
         if let adminSettings = runtime.config.admin {
             do {
                 adminServer = try await AdminListener(runtime: runtime).bind(adminSettings.listen)
             } catch {
-                try? await server.channel.close()
+                try? await server.close()
                 await runtime.shutdown()
                 throw ListenFailure(key: "admin.listen", address: adminSettings.listen, underlying: error)
             }
@@ -86,7 +86,7 @@ public final class Gateway: Service, Sendable {
         } onGracefulShutdown: {
             runtime.logger.info("draining")
             runtime.draining.store(true, ordering: .relaxed)
-            server.channel.close(promise: nil)
+            server.close(promise: nil)
             admin?.channel.close(promise: nil)
             registry.drain()
             let timeout = runtime.config.server.drainTimeoutSeconds
