@@ -15,7 +15,7 @@ enum HopByHop {
     static func strip(_ headers: HTTPHeaders, alsoDropping extra: [String] = []) -> HTTPHeaders {
         let named = headers[canonicalForm: "connection"]
         func drops(_ name: String) -> Bool {
-            isListed(name) || named.contains { ASCIICase.equal($0.utf8, name.utf8) } || extra.contains { ASCIICase.equal($0.utf8, name.utf8) }
+            isListed(name) || named.contains { ASCIICase.equal($0, name) } || extra.contains { ASCIICase.equal($0, name) }
         }
         guard headers.contains(where: { drops($0.name) }) else { return headers }
         var out = HTTPHeaders()
@@ -32,6 +32,6 @@ enum HopByHop {
         case 2, 7, 10, 16, 17, 18, 19: break
         default: return false
         }
-        return names.contains { ASCIICase.equal($0.utf8, name.utf8) }
+        return names.contains { ASCIICase.equal($0, name) }
     }
 }

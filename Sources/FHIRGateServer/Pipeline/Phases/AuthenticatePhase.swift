@@ -31,7 +31,7 @@ struct AuthenticatePhase {
         var header = header
         // Read in place: the header is a few hundred bytes on every request.
         let token: Result<String, GatewayError> = header.withUTF8 { utf8 in
-            guard utf8.count > 7, ASCIICase.equal(utf8[0..<7], "bearer ".utf8) else {
+            guard utf8.count > 7, ASCIICase.equal(UnsafeBufferPointer(rebasing: utf8[0..<7]), "bearer ".utf8) else {
                 return .failure(.invalidAuthorizationHeader(reason: "authorization_scheme"))
             }
             let token = UnsafeBufferPointer(rebasing: utf8[7...])
