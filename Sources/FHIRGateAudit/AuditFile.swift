@@ -10,6 +10,9 @@ struct AuditFile {
     private var inode: UInt64 = 0
     private(set) var size: Int = 0
 
+    /// The open file's descriptor (nil while closed).
+    var descriptor: Int32? { handle?.fileDescriptor }
+
     init(path: String) {
         self.path = path
     }

@@ -71,6 +71,8 @@ public final class AuditWriter: Sendable {
     /// of them: a timer per request (as `DispatchQueue.asyncAfter` was) cost more than
     /// writing the record.
     private let watchdog = WriteWatchdog()
+    /// `fsync: interval` flushes off the writer's thread.
+    private let syncer: IntervalSyncer?
 
     public init(path: String, capacity: Int = 10_000, fsync: FsyncMode = .interval, rotateBytes: Int? = nil, format: Format = .jsonl,
                 syslog: SyslogSink? = nil) throws {
@@ -85,6 +87,7 @@ public final class AuditWriter: Sendable {
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw AuditError.cannotOpen(path) }
         }
+        syncer = fsync == .interval ? IntervalSyncer() : nil
         let t = Thread { [self] in self.run() }
         t.name = "fhirgate-audit"
         t.start()
@@ -167,6 +170,8 @@ public final class AuditWriter: Sendable {
     }
 
     public var recordsWritten: Int { state.withLock { $0.written } }
+    /// How many times `fsync: interval` flushed the file so far.
+    public var intervalSyncs: Int { syncer?.syncs ?? 0 }
     /// The last write failed (and is being retried); see `on_audit_failure`.
     public var isFailing: Bool { state.withLock { $0.failed } }
 
@@ -185,8 +190,14 @@ public final class AuditWriter: Sendable {
     private func run() {
         var previousHash = Self.lastLineHash(path: path)
         var file = AuditFile(path: path)
-        var lastSync = ContinuousClock.now
+        var syncedDescriptor: Int32?
         var lastCheck = ContinuousClock.now
+        // Every close of the file goes through here: the syncer must let go of it first.
+        func closeFile() {
+            syncer?.closing()
+            syncedDescriptor = nil
+            file.close()
+        }
         while true {
             wake.lock()
             while state.withLock({ $0.queue.isEmpty && !$0.stopping && !$0.reopenRequested }) {
@@ -205,9 +216,12 @@ public final class AuditWriter: Sendable {
             // Moved or deleted by an external rotation, or asked to: start a new file.
             if reopen || ContinuousClock.now - lastCheck > .seconds(1) {
                 lastCheck = ContinuousClock.now
-                if reopen || file.wasMovedAway() { file.close() }
+                if reopen || file.wasMovedAway() { closeFile() }
             }
-            if let limit = rotateBytes, file.size >= limit { file.rotate() }
+            if let limit = rotateBytes, file.size >= limit {
+                closeFile() // synced before it is renamed
+                file.rotate()
+            }
             if batch.isEmpty { continue }
 
             var data = Data()
@@ -219,10 +233,16 @@ public final class AuditWriter: Sendable {
                 data.append(contentsOf: line.utf8)
                 data.append(0x0A)
             }
-            let ok = file.append(data, sync: fsync == .always || (fsync == .interval && ContinuousClock.now - lastSync >= .seconds(1)))
+            let ok = file.append(data, sync: fsync == .always)
             if ok {
                 previousHash = hash
-                if fsync != .never { lastSync = ContinuousClock.now }
+                if let syncer, let descriptor = file.descriptor {
+                    if descriptor != syncedDescriptor {
+                        syncer.use(descriptor)
+                        syncedDescriptor = descriptor
+                    }
+                    syncer.wrote()
+                }
             }
             let (waiters, flushers) = state.withLock { s -> ([CheckedContinuation<Void, Never>], [CheckedContinuation<Void, Never>]) in
                 s.failed = !ok
@@ -246,11 +266,12 @@ public final class AuditWriter: Sendable {
             flushers.forEach { $0.resume() }
             if ok { for entry in batch { entry.written?.resume(true) } }
             if !ok {
-                file.close()
+                closeFile()
                 Thread.sleep(forTimeInterval: 0.2)
             }
         }
-        file.close()
+        closeFile()
+        syncer?.stop()
         let rest = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             let r = s.flushWaiters + s.waiters + s.finishWaiters
             s.flushWaiters.removeAll()

@@ -36,6 +36,25 @@ import Testing
         #expect(written[0].contains("\"query\":\"access_token=***&code=abc\""))
     }
 
+    /// `fsync: interval` promises at most about a second of records only in the page
+    /// cache. Under steady traffic (a batch every few milliseconds) the file was never
+    /// synced: the "last sync" time moved on with every write.
+    @Test func intervalModeSyncsEverySecondUnderSteadyWrites() async throws {
+        let path = tempPath()
+        let writer = try AuditWriter(path: path, fsync: .interval)
+        let end = ContinuousClock.now + .milliseconds(2700)
+        var i = 0
+        while ContinuousClock.now < end {
+            #expect(await writer.appendAndWait(record(i), timeout: .seconds(2)))
+            i += 1
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(writer.intervalSyncs >= 2, "\(writer.intervalSyncs) syncs in 2.7 s of steady writes")
+        await writer.shutdown()
+        #expect(lines(path).count == i)
+        #expect(try AuditChainVerifier.verify(files: [path]).records == i)
+    }
+
     @Test func editingOneByteIsFoundOnThatLine() async throws {
         let path = tempPath()
         let writer = try AuditWriter(path: path, fsync: .never)
