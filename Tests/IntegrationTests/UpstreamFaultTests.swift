@@ -56,6 +56,37 @@ extension IntegrationSuite {
         }
     }
 
+    /// Over HTTP/2 the cut is a reset of the stream, at once: the stream used to stay open
+    /// (its response unended) until the exchange's 10-second grace time.
+    @Test func aResetMidResponseResetsTheHTTP2StreamAtOnce() async throws {
+        let upstream = try await RawUpstream { writer, channel in
+            try await writer.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: 100000\r\n\r\n"))
+            try await writer.write(ByteBuffer(repeating: 0x41, count: 30_000))
+            try await Task.sleep(for: .milliseconds(50))
+            try await channel.close()
+        }
+        defer { Task { await upstream.stop() } }
+        try await GatewayFixture.with(fixture(upstream)) { f in
+            let h2 = try TestClient(caPEM: f.env.pki.caCertificatePEM, http2: true)
+            defer { Task { await h2.shutdown() } }
+            var request = HTTPClientRequest(url: "\(f.base)/Binary/b1")
+            request.headers.add(name: "Authorization", value: "Bearer " + (try f.token("user/*.rs")))
+            let started = ContinuousClock.now
+            var received = 0
+            var failed = false
+            do {
+                let response = try await h2.client.execute(request, timeout: .seconds(20))
+                #expect(response.version == .http2)
+                for try await chunk in response.body { received += chunk.readableBytes }
+            } catch {
+                failed = true
+            }
+            let took = started.duration(to: .now)
+            #expect(failed && received < 100_000, "received \(received) bytes, failed: \(failed)")
+            #expect(took < .seconds(5), "the cut reached the client after \(took)")
+        }
+    }
+
     @Test func aTricklingUpstreamIsStreamedAndAnIdleOneIsCut() async throws {
         let upstream = try await RawUpstream { writer, _ in
             try await writer.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: 20\r\n\r\n"))
