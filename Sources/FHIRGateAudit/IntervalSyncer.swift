@@ -24,7 +24,7 @@ final class IntervalSyncer: Sendable {
         t.start()
     }
 
-    /// How many times the file was flushed (tests and metrics).
+    /// How many times the file was flushed (for tests).
     var syncs: Int { completed.load(ordering: .relaxed) }
 
     /// The writer opened `descriptor` (waits for an fsync of the previous file, if one runs).

@@ -6,6 +6,17 @@ import Testing
 extension IntegrationSuite {
 /// `fhirgate check` reports problems as file:line:column and exits 1.
 @Suite struct CheckCommandTests {
+    /// The rest of a minimal config, after the part a test is about (which keeps its own
+    /// line numbers: this goes at the end).
+    static let auditAndOneRoute = """
+        audit:
+          path: audit.jsonl
+        routes:
+          - name: r
+            base_url: "https://localhost/r4"
+            upstream: "http://127.0.0.1:1/fhir"
+        """
+
     func runFhirgate(_ config: String, command: String = "check") throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: GatewayProcess.binary)
@@ -28,12 +39,7 @@ extension IntegrationSuite {
           tls: { certificate: missing.pem, private_key: server-key.pem }
           limitz: { max_header_bytes: 1 }
           http2: maybe
-        audit:
-          path: audit.jsonl
-        routes:
-          - name: r
-            base_url: "https://localhost/r4"
-            upstream: "http://127.0.0.1:1/fhir"
+        \(Self.auditAndOneRoute)
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let (status, output) = try runFhirgate(config)
         #expect(status == 1)
@@ -110,12 +116,7 @@ extension IntegrationSuite {
               listen: "0.0.0.0:8443"
             admin:
               listen: "\(admin)"
-            audit:
-              path: audit.jsonl
-            routes:
-              - name: r
-                base_url: "https://localhost/r4"
-                upstream: "http://127.0.0.1:1/fhir"
+            \(Self.auditAndOneRoute)
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let (status, output) = try runFhirgate(config)
             #expect(status == (clash ? 1 : 0), "\(admin): \(output)")

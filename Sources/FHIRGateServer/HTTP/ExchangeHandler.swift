@@ -14,8 +14,8 @@ import NIOSSL
 ///
 /// HTTP/1.1 requests are served one at a time: NIO's pipelining handler holds a pipelined
 /// request until the response before it has ended, and a request that completes while
-/// the last exchange is still finishing (its audit and metrics) waits for it here. An
-/// HTTP/2 stream carries one request; its connection (`HTTP2ConnectionState`) counts the
+/// the last exchange is still finishing (its last parts wait for the audit record) waits
+/// here. An HTTP/2 stream carries one request; its connection (`HTTP2ConnectionState`) counts the
 /// exchanges of all its streams.
 /// Event-loop confined.
 final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -276,8 +276,8 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let parts else { return end(outcome, completed: false) }
         guard let gate else { return writeLast(parts, outcome) }
         let this = NIOLoopBound(self, eventLoop: eventLoop)
-        gate.hop(to: eventLoop).whenComplete { result in
-            if case .success(true) = result { this.value.writeLast(parts, outcome) } else { this.value.end(outcome, completed: false) }
+        gate.hop(to: eventLoop).whenComplete { written in
+            if (try? written.get()) == true { this.value.writeLast(parts, outcome) } else { this.value.end(outcome, completed: false) }
         }
     }
 
@@ -290,9 +290,7 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         context.flush()
         let this = NIOLoopBound(self, eventLoop: eventLoop)
-        done.futureResult.whenComplete { result in
-            if case .success = result { this.value.end(outcome, completed: true) } else { this.value.end(outcome, completed: false) }
-        }
+        done.futureResult.whenComplete { sent in this.value.end(outcome, completed: (try? sent.get()) != nil) }
     }
 
     /// A response that did not complete (cut off, interrupted, the client gone) ends its

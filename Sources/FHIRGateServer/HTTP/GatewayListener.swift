@@ -65,18 +65,13 @@ struct GatewayListener {
         let limits = current.config.server.limits
         do {
             if let ssl = current.sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
+            // HTTP/1.1 only (no TLS, or server.http2: false): no negotiation to wait for.
+            if current.sslContext == nil || !current.config.server.http2 {
+                return try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry)
+            }
         } catch {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(error)
-        }
-        // HTTP/1.1 only (no TLS, or server.http2: false): no negotiation to wait for.
-        guard current.sslContext != nil, current.config.server.http2 else {
-            do {
-                return try Self.configureHTTP1(channel, limits: limits, runtime: runtime, registry: registry)
-            } catch {
-                channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(error)
-            }
         }
         // Until ALPN has picked a protocol no head guard is in the pipeline: a client
         // that never finishes the TLS handshake is closed after the header timeout.

@@ -13,8 +13,6 @@ final class OpenConnections: Sendable {
 
     private let state = Mutex(State())
 
-    var count: Int { state.withLock { $0.count } }
-
     /// A connection was accepted; it is counted until `served` completes (either way).
     func track(_ served: EventLoopFuture<Void>) {
         state.withLock { $0.count += 1 }

@@ -73,7 +73,7 @@ struct RequestExchange: Sendable {
             let end = ContinuousClock.now
             let record = ctx.auditRecord(now: end)
             await runtime.audit.append(record)
-            finished(ctx, record, at: end)
+            recordMetrics(ctx, record, at: end)
             sink.finish(nil, after: nil, outcome: outcome)
             return
         }
@@ -100,11 +100,11 @@ struct RequestExchange: Sendable {
             await runtime.audit.append(record)
             gate = nil
         }
-        finished(ctx, record, at: end)
+        recordMetrics(ctx, record, at: end)
         sink.finish(final + [.end(nil)], after: gate, outcome: outcome)
     }
 
-    private func finished(_ ctx: RequestContext, _ record: AuditRecord, at end: ContinuousClock.Instant) {
+    private func recordMetrics(_ ctx: RequestContext, _ record: AuditRecord, at end: ContinuousClock.Instant) {
         runtime.metrics.requestFinished(route: ctx.route?.settings.name ?? "-", status: ctx.status, decision: record.decision,
                                         duration: ctx.started.duration(to: end), upstream: ctx.upstreamDuration)
     }

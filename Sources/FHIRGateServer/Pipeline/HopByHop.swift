@@ -11,7 +11,7 @@ enum HopByHop {
     /// The headers without the hop-by-hop ones. Runs for every request and response:
     /// names are compared without making lower-cased copies, and headers with nothing to
     /// drop (most) are returned as they are.
-    /// `extra`: lower-case names the caller drops too (in the same pass).
+    /// `extra`: names the caller drops too (in the same pass).
     static func strip(_ headers: HTTPHeaders, alsoDropping extra: [String] = []) -> HTTPHeaders {
         let named = headers[canonicalForm: "connection"]
         func drops(_ name: String) -> Bool {
@@ -27,11 +27,12 @@ enum HopByHop {
 
     /// Whether `name` is one of `names`, ASCII case-insensitively.
     static func isListed(_ name: String) -> Bool {
-        // Only these lengths occur in the list: most names are ruled out without a compare.
-        switch name.utf8.count {
-        case 2, 7, 10, 16, 17, 18, 19: break
-        default: return false
-        }
+        // Most names are ruled out by their length alone.
+        let length = name.utf8.count
+        guard length < 64, listedLengths & (1 << length) != 0 else { return false }
         return names.contains { ASCIICase.equal($0, name) }
     }
+
+    /// Bit n is set when a listed name is n bytes long.
+    static let listedLengths: UInt64 = names.reduce(0) { $0 | (1 << $1.utf8.count) }
 }

@@ -37,7 +37,8 @@ struct PageLinkSigner: Sendable {
         relativeTarget(of: url, base: route.settings.upstream) ?? relativeTarget(of: url, base: route.settings.baseURL)
     }
 
-    private static func relativeTarget(of url: String, base: String) -> String? {
+    /// The target of `url` relative to `base` (an upstream or public base URL), or nil.
+    static func relativeTarget(of url: String, base: String) -> String? {
         guard url.utf8.starts(with: base.utf8) else { return nil }
         let rest = url.utf8.dropFirst(base.utf8.count)
         switch rest.first {

@@ -49,7 +49,7 @@ struct ResponseGuardPhase {
         let signer = self.signer
         let rewrite: (String, Bool) -> String? = { url, isPageLink in
             if isPageLink { return signer.publicLink(url, route: route, binding: binding) }
-            guard url.utf8.starts(with: route.settings.upstream.utf8), let relative = PageLinkSigner.relativeTarget(of: url, route: route) else { return nil }
+            guard let relative = PageLinkSigner.relativeTarget(of: url, base: route.settings.upstream) else { return nil }
             return route.settings.baseURL + relative
         }
         switch route.responseGuard.process(Array(body.readableBytesView), check: check, rewriteLink: ctx.returnsBundle ? rewrite : nil) {
