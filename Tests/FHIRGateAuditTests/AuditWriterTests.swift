@@ -2,24 +2,32 @@ import Foundation
 import Testing
 @testable import FHIRGateAudit
 
-@Suite struct AuditWriterTests {
-    func tempPath() -> String {
-        let dir = NSTemporaryDirectory() + "fhirgate-audit-" + UUID().uuidString.prefix(8)
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir + "/audit.jsonl"
+/// A directory of its own for each test (Swift Testing makes one suite instance per
+/// test), removed with the instance so test runs leave nothing in /tmp.
+class ScratchDirectory {
+    let directory = NSTemporaryDirectory() + "fhirgate-audit-" + UUID().uuidString.prefix(8)
+
+    init() {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    func record(_ i: Int) -> AuditRecord {
-        var r = AuditRecord(time: "2026-11-29T00:00:00.000Z", requestID: "req-\(i)", method: "GET", path: "/r4/Patient/\(i)", decision: "allow", status: 200)
-        r.clientID = "app"
-        r.query = AuditRecord.maskedQuery([.init(name: "access_token", value: "secret"), .init(name: "code", value: "abc")])
-        return r
-    }
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
-    func lines(_ path: String) -> [String] {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
+    func tempPath() -> String { directory + "/audit.jsonl" }
+}
 
+private func record(_ i: Int) -> AuditRecord {
+    var r = AuditRecord(time: "2026-11-29T00:00:00.000Z", requestID: "req-\(i)", method: "GET", path: "/r4/Patient/\(i)", decision: "allow", status: 200)
+    r.clientID = "app"
+    r.query = AuditRecord.maskedQuery([.init(name: "access_token", value: "secret"), .init(name: "code", value: "abc")])
+    return r
+}
+
+private func lines(_ path: String) -> [String] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+@Suite final class AuditWriterTests: ScratchDirectory {
     @Test func concurrentAppendsGiveExactlyOneRecordEach() async throws {
         let path = tempPath()
         let writer = try AuditWriter(path: path, capacity: 64, fsync: .never)
@@ -168,11 +176,9 @@ import Testing
     }
 }
 
-@Suite struct AuditFormatTests {
+@Suite final class AuditFormatTests: ScratchDirectory {
     @Test func balpLinesAreAuditEventsAndChained() async throws {
-        let dir = NSTemporaryDirectory() + "fhirgate-balp-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = dir + "/audit.jsonl"
+        let path = tempPath()
         let writer = try AuditWriter(path: path, fsync: .never, format: .balp)
         var read = AuditRecord(time: "2026-11-29T01:02:03.004Z", requestID: "r1", method: "GET", path: "/r4/Observation/o1", decision: "allow", status: 200)
         read.interaction = "read"; read.resourceType = "Observation"; read.resourceID = "o1"; read.patient = "p1"; read.clientID = "app"; read.issuer = "https://as"
@@ -208,10 +214,8 @@ import Testing
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
-        let dir = NSTemporaryDirectory() + "fhirgate-syslog-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let sink = try #require(SyslogSink(url: "udp://127.0.0.1:\(port)"))
-        let writer = try AuditWriter(path: dir + "/audit.jsonl", fsync: .never, syslog: sink)
+        let writer = try AuditWriter(path: tempPath(), fsync: .never, syslog: sink)
         await writer.appendAndWait(AuditRecord(time: "2026-11-29T01:02:03.004Z", requestID: "r9", method: "GET", path: "/r4/x", decision: "deny", status: 403))
         var buffer = [UInt8](repeating: 0, count: 8192)
         let n = recv(fd, &buffer, buffer.count, 0)

@@ -78,6 +78,7 @@ if only == nil || only == "decide" {
 if only == nil || only == "token" {
     let directory = NSTemporaryDirectory() + "fhirgate-bench-\(getpid())"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
     let key = DevSigningKey()
     try key.jwksJSON.write(toFile: directory + "/jwks.json", atomically: true, encoding: .utf8)
     let verifier = TokenVerifier(issuers: [IssuerSettings(issuer: "https://as.example", keySource: .jwksFile(directory + "/jwks.json"))],
