@@ -22,10 +22,14 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
 FHIRGATE = os.environ.get("FHIRGATE_BINARY", os.path.join(ROOT, ".build", "release", "fhirgate"))
+# The floor peer: a bare TLS proxy on the gateway's own stack (Benchmarks/Sources/NIOFloorProxy,
+# built by run.sh). Left out when the binary is not there.
+FLOOR = os.environ.get("FLOOR_BINARY", os.path.join(ROOT, ".build-bench", "release", "NIOFloorProxy"))
+FLOOR_PEER = "SwiftNIO bare TLS proxy (the stack's floor)"
 DURATION = os.environ.get("BENCH_DURATION", "8s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 # Subsets for quick iterations: BENCH_CASES=small,search,searchoff,bulk,fresh,h2 and
-# BENCH_PEERS=direct,nginx,haproxy (empty: FHIRGate alone). The default is everything.
+# BENCH_PEERS=direct,nginx,haproxy,floor (empty: FHIRGate alone). The default is everything.
 CASES = os.environ.get("BENCH_CASES")
 PEERS = os.environ.get("BENCH_PEERS")
 
@@ -248,7 +252,7 @@ def main():
     procs = []
     try:
         sizes = write_static(os.path.join(d, "www"))
-        up, ngx, hap, gw, adm = (free_port() for _ in range(5))
+        up, ngx, hap, gw, adm, flr = (free_port() for _ in range(6))
         # Certificates and the gateway's signing key come from the gateway's own dev tooling.
         fhirgate_token = lambda scope, patient, aud, client: subprocess.run(
             [FHIRGATE, "token", "--state-dir", d, "--scope", scope, "--aud", aud, "--client", client]
@@ -273,17 +277,22 @@ def main():
         template("haproxy.cfg", d, upstream_port=up, haproxy_port=hap)
         procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-upstream.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(["nginx", "-c", f"{d}/nginx-proxy.conf", "-p", d, "-g", "daemon off;"], stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(["haproxy", "-f", f"{d}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=open(f"{d}/haproxy.err", "w")))
+        procs.append(hap_proc := subprocess.Popen(["haproxy", "-f", f"{d}/haproxy.cfg"], stdout=subprocess.DEVNULL,
+                                                  stderr=open(f"{d}/haproxy.err", "w")))
+        floor = os.path.exists(FLOOR) and (PEERS is None or "floor" in PEERS.split(","))
+        if floor:
+            procs.append(floor_proc := subprocess.Popen([FLOOR, str(flr), str(up), f"{d}/server.pem", f"{d}/server-key.pem"],
+                                                        stdout=subprocess.DEVNULL, stderr=open(f"{d}/floor.err", "w")))
         config = gateway_config(gw, adm, up, redis_port)
         open(f"{d}/gateway.yaml", "w").write(config)
         gateway = subprocess.Popen([FHIRGATE, "serve", "--config", f"{d}/gateway.yaml"], stderr=open(f"{d}/gateway.log", "w"),
                                    env={**os.environ, "FHIRGATE_LOG_LEVEL": "warning"})
         procs.append(gateway)
-        for label, p in (("upstream nginx", up), ("nginx proxy", ngx), ("haproxy", hap), ("fhirgate", gw)):
+        for label, p in (("upstream nginx", up), ("nginx proxy", ngx), ("haproxy", hap), ("fhirgate", gw)) + ((("floor proxy", flr),) if floor else ()):
             try:
                 wait_port(p)
             except RuntimeError:
-                for log in ("nginx-upstream.err", "nginx-proxy.err", "haproxy.err", "gateway.log"):
+                for log in ("nginx-upstream.err", "nginx-proxy.err", "haproxy.err", "gateway.log", "floor.err"):
                     if os.path.exists(f"{d}/{log}"):
                         print(f"--- {log}\n" + open(f"{d}/{log}").read()[-2000:], file=sys.stderr)
                 raise RuntimeError(f"{label} does not listen on {p}")
@@ -292,11 +301,14 @@ def main():
         peers = {
             "direct upstream": (None, lambda path: f"http://127.0.0.1:{up}/fhir{path}", []),
             "nginx TLS proxy, no auth": (f"{d}/nginx-proxy.pid", lambda path: f"https://localhost:{ngx}/fhir{path}", []),
-            "HAProxy TLS + jwt_verify RS256 + scope regex + stick table": (hap_proc := procs[-2], lambda path: f"https://localhost:{hap}/fhir{path}",
+            "HAProxy TLS + jwt_verify RS256 + scope regex + stick table": (hap_proc, lambda path: f"https://localhost:{hap}/fhir{path}",
                                                                           [f"Authorization: Bearer {hap_token}"]),
         }
+        if floor:
+            peers[FLOOR_PEER] = (floor_proc, lambda path: f"https://localhost:{flr}/fhir{path}", [])
         if PEERS is not None:
-            keys = {"direct": "direct upstream", "nginx": "nginx TLS proxy, no auth", "haproxy": "HAProxy TLS + jwt_verify RS256 + scope regex + stick table"}
+            keys = {"direct": "direct upstream", "nginx": "nginx TLS proxy, no auth", "haproxy": "HAProxy TLS + jwt_verify RS256 + scope regex + stick table",
+                    "floor": FLOOR_PEER}
             wanted = {keys[k] for k in PEERS.split(",") if k}
             peers = {k: v for k, v in peers.items() if k in wanted}
         cases = [
@@ -321,8 +333,8 @@ def main():
             for peer, (pidsrc, url, headers) in peers.items():
                 if "guard off" in name and peer != "direct upstream":
                     continue
-                if fresh == "h2" and peer == "direct upstream":
-                    continue  # the upstream speaks plain HTTP/1.1
+                if fresh == "h2" and peer in ("direct upstream", FLOOR_PEER):
+                    continue  # the upstream and the floor proxy speak HTTP/1.1 only
                 pids = pids_of(pidsrc) if pidsrc else []
                 load(url(path), headers, fresh, duration="1s")  # warm-up: pools, caches, TLS sessions
                 before = cpu_ticks(pids)
@@ -375,8 +387,9 @@ def main():
         lines = [f"Machine: {os.cpu_count()} cores, {model.group(1) if model else 'unknown CPU'}; wrk -t2 -c{CONNECTIONS} -d{DURATION}; "
                  f"{time.strftime('%Y-%m-%d')}. Load generator, upstream (nginx, static files) and proxies share the cores.", ""]
         peers_all = ["direct upstream", "nginx TLS proxy, no auth", "HAProxy TLS + jwt_verify RS256 + scope regex + stick table", "FHIRGate, everything on"]
-        lines.append("| case | " + " | ".join(peers_all) + " | FHIRGate/HAProxy | FHIRGate/nginx |")
-        lines.append("|---|" + "---:|" * (len(peers_all) + 2))
+        # The floor's columns come last so the others keep their places for scripts that read them.
+        lines.append("| case | " + " | ".join(peers_all) + f" | FHIRGate/HAProxy | FHIRGate/nginx | {FLOOR_PEER} | floor/HAProxy | FHIRGate/floor |")
+        lines.append("|---|" + "---:|" * (len(peers_all) + 5))
 
         def cell(r):
             if not r:
@@ -396,7 +409,9 @@ def main():
             h = row.get("HAProxy TLS + jwt_verify RS256 + scope regex + stick table")
             n = row.get("nginx TLS proxy, no auth")
             ratio = lambda a, b: f"{a['rps'] / b['rps']:.2f}×" if a and b else "—"
-            lines.append(f"| {row['case']} | " + " | ".join(cell(row.get(p)) for p in peers_all) + f" | {ratio(g, h)} | {ratio(g, n)} |")
+            f = row.get(FLOOR_PEER)
+            lines.append(f"| {row['case']} | " + " | ".join(cell(row.get(p)) for p in peers_all) + f" | {ratio(g, h)} | {ratio(g, n)} | "
+                         + f"{cell(f)} | {ratio(f, h)} | {ratio(g, f)} |")
         lines += ["", f"Sizes: Patient {sizes['small']:,} bytes, Bundle {sizes['search']:,} bytes. "
                   "Reproduce: `Benchmarks/load/run.sh` (needs nginx, haproxy, wrk, redis-server)."]
         table = "\n".join(lines)
