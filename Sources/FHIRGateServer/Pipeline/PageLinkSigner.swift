@@ -39,13 +39,20 @@ struct PageLinkSigner: Sendable {
 
     /// The target of `url` relative to `base` (an upstream or public base URL), or nil.
     static func relativeTarget(of url: String, base: String) -> String? {
-        guard url.utf8.starts(with: base.utf8) else { return nil }
-        let rest = url.utf8.dropFirst(base.utf8.count)
-        switch rest.first {
-        case nil: return ""
-        case UInt8(ascii: "/"): return String(Substring(rest))
-        case UInt8(ascii: "?"): return "/" + Substring(rest)
-        default: return nil
+        // Contiguous bytes: `utf8.starts(with:)` walks two UTF8Views through the generic
+        // path (2 % of a 60 KB search's samples, one call per entry).
+        var url = url, base = base
+        return url.withUTF8 { u in
+            base.withUTF8 { b -> String? in
+                guard u.count >= b.count, b.isEmpty || memcmp(u.baseAddress!, b.baseAddress!, b.count) == 0 else { return nil }
+                let rest = UnsafeBufferPointer(rebasing: u[b.count...])
+                switch rest.first {
+                case nil: return ""
+                case UInt8(ascii: "/"): return String(decoding: rest, as: UTF8.self)
+                case UInt8(ascii: "?"): return "/" + String(decoding: rest, as: UTF8.self)
+                default: return nil
+                }
+            }
         }
     }
 
