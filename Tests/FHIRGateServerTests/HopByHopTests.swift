@@ -12,6 +12,17 @@ import Testing
         #expect(kept.map(\.name) == ["Content-Type", "Tea", "X-Hops", "Trailers"])
     }
 
+    @Test func everyConnectionHeaderAndEveryTokenOfItCounts() {
+        let headers = HTTPHeaders([("Connection", " x-a ,\tX-B\t,,"), ("connection", "x-c"), ("X-A", "1"), ("x-b", "2"), ("X-C", "3"),
+                                   ("X-AB", "kept"), ("X", "kept"), ("x-b-", "kept")])
+        #expect(HopByHop.strip(headers).map(\.name) == ["X-AB", "X", "x-b-"])
+        #expect(HopByHop.lists("keep-alive", "Keep-Alive"))
+        #expect(HopByHop.lists("a, keep-alive", "keep-alive"))
+        #expect(!HopByHop.lists("keep-alive2", "keep-alive"))
+        #expect(!HopByHop.lists("", "x"))
+        #expect(!HopByHop.lists(" , ", ""))
+    }
+
     @Test func headersWithNothingToDropAreKeptInOrder() {
         let headers = HTTPHeaders([("Content-Type", "application/fhir+json"), ("ETag", "W/\"1\""), ("content-type", "again")])
         #expect(HopByHop.strip(headers).map { "\($0.name)=\($0.value)" } == ["Content-Type=application/fhir+json", "ETag=W/\"1\"", "content-type=again"])
