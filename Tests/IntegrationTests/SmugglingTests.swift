@@ -86,6 +86,9 @@ extension IntegrationSuite {
         // Host and version.
         Case("missing Host", "GET /r4/metadata HTTP/1.1\r\nAccept: */*\r\n\r\n" + next),
         Case("duplicate Host", "GET /r4/metadata HTTP/1.1\r\n\(h)\(h)\r\n" + next),
+        Case("Host list", "GET /r4/metadata HTTP/1.1\r\nHost: localhost, upstream.internal\r\n\r\n" + next),
+        Case("Host with a trailing comma", "GET /r4/metadata HTTP/1.1\r\nHost: localhost,\r\n\r\n" + next),
+        Case("empty Host", "GET /r4/metadata HTTP/1.1\r\nHost: \r\n\r\n" + next),
         Case("HTTP/1.0 keep-alive", "GET /r4/metadata HTTP/1.0\r\n\(h)Connection: keep-alive\r\n\r\n" + next),
         Case("HTTP/0.9 request line", "GET /r4/metadata\r\n\r\n"),
         Case("HTTP/2.0 in an HTTP/1 request line", "GET /r4/metadata HTTP/2.0\r\n\(h)\r\n" + next),

@@ -20,13 +20,31 @@ struct ValidatePhase {
             throw .methodNotAllowed(reason: "method_unsupported")
         }
         ctx.method = method
-        let headers = ctx.head.headers
-        guard headers[canonicalForm: "host"].count == 1 else { throw .malformedRequest(reason: "host_header_count") }
-        for name in Self.methodOverrideHeaders where headers.contains(name: name) {
-            throw .malformedRequest(reason: "method_override_header")
-        }
-        if headers["authorization"].count > 1 { throw .invalidAuthorizationHeader(reason: "authorization_header_count") }
-        if headers["content-length"].count > 1 { throw .malformedRequest(reason: "content_length_count") }
+        try Self.checkHeaders(ctx.head.headers)
         ctx.target = try RequestTarget.parse(ctx.head.uri)
+    }
+
+    /// One pass over the headers, no arrays of values (this runs for every request).
+    /// Host: exactly one, a single non-empty value (a comma list is two hosts).
+    static func checkHeaders(_ headers: HTTPHeaders) throws(GatewayError) {
+        var hosts = 0, authorizations = 0, contentLengths = 0
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 4 where ASCIICase.equal(name, "host"):
+                hosts += 1
+                guard value.utf8.contains(where: { $0 != 0x20 && $0 != 0x09 }), !value.utf8.contains(UInt8(ascii: ",")) else {
+                    throw .malformedRequest(reason: "host_header_count")
+                }
+            case 13 where ASCIICase.equal(name, "authorization"):
+                authorizations += 1
+            case 14 where ASCIICase.equal(name, "content-length"):
+                contentLengths += 1
+            default:
+                if methodOverrideHeaders.contains(where: { ASCIICase.equal($0, name) }) { throw .malformedRequest(reason: "method_override_header") }
+            }
+        }
+        guard hosts == 1 else { throw .malformedRequest(reason: "host_header_count") }
+        if authorizations > 1 { throw .invalidAuthorizationHeader(reason: "authorization_header_count") }
+        if contentLengths > 1 { throw .malformedRequest(reason: "content_length_count") }
     }
 }
