@@ -9,45 +9,62 @@ public enum ResourceInspector {
         return root
     }
 
-    /// Values at `path` below `value`, flattening arrays; a name also matches the
-    /// choice-type forms (`value` → `valueReference`, `valueCodeableConcept`, …).
-    static func collect(_ value: JSONValue, path: ArraySlice<[UInt8]>, into out: inout [JSONValue]) {
-        if value.isArray {
-            for element in value.elements { collect(element, path: path, into: &out) }
+    /// Node indices of the values at `path` below node `index`, flattening arrays; a name
+    /// also matches the choice-type forms (`value` → `valueReference`,
+    /// `valueCodeableConcept`, …). Works on indices: the guard runs this for every entry
+    /// of a Bundle, and a `JSONValue` per member visited was most of its cost.
+    static func collect(_ tree: JSONTree, _ index: Int, path: ArraySlice<[UInt8]>, into out: inout [Int]) {
+        let nodes = tree.nodes
+        let node = nodes[index]
+        if node.kind == .array {
+            var position = index + 1
+            while position < Int(node.after) {
+                collect(tree, position, path: path, into: &out)
+                position = Int(nodes[position].after)
+            }
             return
         }
         guard let name = path.first else {
-            out.append(value)
+            out.append(index)
             return
         }
-        guard value.isObject else { return }
-        var exact = false
-        for (key, child) in value.members where key.keyEquals(name) {
-            exact = true
-            collect(child, path: path.dropFirst(), into: &out)
+        guard node.kind == .object else { return }
+        let object = JSONValue(tree: tree, index: index)
+        if let exact = name.withUnsafeBufferPointer({ object.memberIndex($0) }) {
+            collect(tree, exact, path: path.dropFirst(), into: &out)
+            return
         }
-        if exact { return }
-        for (key, child) in value.members where key.isChoiceForm(of: name) {
-            collect(child, path: path.dropFirst(), into: &out)
+        var position = index + 1
+        while position < Int(node.after) {
+            let value = Int(nodes[position].after)
+            if JSONValue(tree: tree, index: position).isChoiceForm(of: name) { collect(tree, value, path: path.dropFirst(), into: &out) }
+            position = Int(nodes[value].after)
         }
     }
 
     /// The element values compiled `paths` select on `resource`; nil when not understood.
     static func evaluate(_ paths: ElementPaths, on resource: JSONValue) -> [JSONValue]? {
+        evaluateIndices(paths, on: resource).map { $0.map { JSONValue(tree: resource.tree, index: $0) } }
+    }
+
+    static func evaluateIndices(_ paths: ElementPaths, on resource: JSONValue) -> [Int]? {
         guard paths.understood else { return nil }
-        var out: [JSONValue] = []
-        for path in paths.paths { collect(resource, path: path[...], into: &out) }
+        var out: [Int] = []
+        for path in paths.paths { collect(resource.tree, resource.index, path: path[...], into: &out) }
         return out
     }
 
+    private static let referenceKey = Array("reference".utf8)
+
     /// Whether any Reference selected by `paths` points at `Patient/{patient}`.
     static func references(_ paths: ElementPaths, in resource: JSONValue, patient: String, base: String) -> Bool {
-        guard let found = evaluate(paths, on: resource) else { return false }
+        guard let found = evaluateIndices(paths, on: resource) else { return false }
         // Only a valid id can be matched byte-wise: `Patient/a/_history/1` must not match
         // a "patient" of `a/_history/1` (the parser reads its id as `a`).
         let byteWise = FHIRId.isValid(patient)
-        for value in found {
-            guard let reference = value["reference"] else { continue }
+        for index in found {
+            guard let at = referenceKey.withUnsafeBufferPointer({ JSONValue(tree: resource.tree, index: index).memberIndex($0) }) else { continue }
+            let reference = JSONValue(tree: resource.tree, index: at)
             // The usual form, `Patient/{id}` exactly, is recognised in place; every other
             // form (absolute, versioned, escaped, another patient) is parsed.
             if byteWise, reference.isString(prefix: "Patient/", rest: patient) { return true }
@@ -64,6 +81,11 @@ public enum ResourceInspector {
     /// `followPatientLinks` (a policy choice).
     public static func isInCompartment(_ resource: JSONValue, patient: String, base: String, followPatientLinks: Bool = false) -> Bool {
         guard let type = resource["resourceType"]?.string else { return false }
+        return isInCompartment(resource, type: type, patient: patient, base: base, followPatientLinks: followPatientLinks)
+    }
+
+    /// The same, for a caller that has read the resource's type already (the guard).
+    static func isInCompartment(_ resource: JSONValue, type: String, patient: String, base: String, followPatientLinks: Bool) -> Bool {
         if type == "Patient" {
             if resource["id"]?.string == patient { return true }
             return followPatientLinks && references(patientLinkOther, in: resource, patient: patient, base: base)
@@ -75,7 +97,12 @@ public enum ResourceInspector {
     /// Whether a resource links to the patient although its type is outside the R4
     /// compartment (Device via `Device.patient`).
     public static func linksToPatient(_ resource: JSONValue, patient: String, base: String) -> Bool {
-        guard let type = resource["resourceType"]?.string, let paths = patientLinksBeyondCompartment[type] else { return false }
+        guard let type = resource["resourceType"]?.string else { return false }
+        return linksToPatient(resource, type: type, patient: patient, base: base)
+    }
+
+    static func linksToPatient(_ resource: JSONValue, type: String, patient: String, base: String) -> Bool {
+        guard let paths = patientLinksBeyondCompartment[type] else { return false }
         return references(paths, in: resource, patient: patient, base: base)
     }
 

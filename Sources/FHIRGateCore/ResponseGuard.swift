@@ -110,8 +110,8 @@ public struct ResponseGuard: Sendable {
         if type == "OperationOutcome" { return true }
         if let visible = check.visibleTypes, !visible.contains(type) { return false }
         if let patient = check.patient {
-            let member = ResourceInspector.isInCompartment(resource, patient: patient, base: base, followPatientLinks: check.followPatientLinks)
-                || ResourceInspector.linksToPatient(resource, patient: patient, base: base)
+            let member = ResourceInspector.isInCompartment(resource, type: type, patient: patient, base: base, followPatientLinks: check.followPatientLinks)
+                || ResourceInspector.linksToPatient(resource, type: type, patient: patient, base: base)
                 || check.readableOutsideCompartment.contains(type)
             guard member else { return false }
         }

@@ -27,6 +27,28 @@ import Testing
         #expect(parse("{" + keys.joined(separator: ",") + ",\"k50\":0}") == nil)
     }
 
+    /// Small objects compare key lengths before bytes; an escaped key can equal a key of
+    /// another raw length, so it must be compared with every key whatever its length.
+    @Test func aRepeatedKeyIsFoundAtEveryPositionOfSmallObjects() {
+        for count in 2...17 {
+            let keys = (0..<count).map { "\"\(String(repeating: "k", count: $0 + 1))\":\($0)" }
+            #expect(parse("{" + keys.joined(separator: ",") + "}") != nil)
+            for x in 0..<count {
+                let name = String(repeating: "k", count: x + 1)
+                let escapedName = "\\u006B" + String(repeating: "k", count: x)
+                for y in 0..<count {
+                    var repeated = keys
+                    repeated.insert("\"\(name)\":0", at: y)
+                    #expect(parse("{" + repeated.joined(separator: ",") + "}") == nil, "\(count) keys, k×\(x + 1) again at \(y)")
+                    repeated[y] = "\"\(escapedName)\":0"
+                    #expect(parse("{" + repeated.joined(separator: ",") + "}") == nil, "\(count) keys, escaped k×\(x + 1) at \(y)")
+                }
+            }
+        }
+        // Same length, different bytes; escaped, different value: both distinct.
+        #expect(parse(#"{"ab":1,"ba":2,"\u0061c":3,"ca":4}"#) != nil)
+    }
+
     @Test func valuesAndEscapes() throws {
         let v = try #require(parse(#" { "a" : [1, -2.5e3, true, false, null, "x\"y\u00e9\ud83d\ude00\/"], "b": {}, "c": [] } "#))
         let a = try #require(v["a"])
@@ -64,17 +86,15 @@ import Testing
 
     @Test func choiceElementsAreFoundByPrefix() throws {
         let r = try #require(ResourceInspector.parse(Array(#"{"resourceType":"Observation","valueCodeableConcept":{"coding":[{"code":"x"}]},"valuex":1}"#.utf8)))
-        var out: [JSONValue] = []
-        ResourceInspector.collect(r, path: [Array("value".utf8)][...], into: &out)
+        let value = ElementPaths(paths: [[Array("value".utf8)]], understood: true)
+        let out = try #require(ResourceInspector.evaluate(value, on: r))
         #expect(out.count == 1 && out[0]["coding"] != nil)
         // Only an upper-case letter after the name makes a choice form; escaped keys count by value.
         let other = try #require(ResourceInspector.parse(Array(#"{"valuecodeableConcept":1,"val":2,"value":null,"\u0076alueString":"s"}"#.utf8)))
-        var found: [JSONValue] = []
-        ResourceInspector.collect(other, path: [Array("value".utf8)][...], into: &found)
+        let found = try #require(ResourceInspector.evaluate(value, on: other))
         #expect(found.count == 1 && found[0].kind == .null)
-        var choice: [JSONValue] = []
         let escaped = try #require(ResourceInspector.parse(Array(#"{"\u0076alueString":"s","valuex":1}"#.utf8)))
-        ResourceInspector.collect(escaped, path: [Array("value".utf8)][...], into: &choice)
+        let choice = try #require(ResourceInspector.evaluate(value, on: escaped))
         #expect(choice.map { $0.string } == ["s"])
     }
 

@@ -188,6 +188,13 @@ if only == "guard-count" {
     for _ in 0..<n { blackHole(guardian.check(body, against: check)) }
     exit(0)
 }
+// `HotPathBenchmarks parse-count N`: the same Bundle, parse only (the check's first part).
+if only == "parse-count" {
+    let body = searchBundle(bytes: 60_000, foreignEvery: 10)
+    let n = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 1
+    for _ in 0..<n { blackHole(JSONTree(body)) }
+    exit(0)
+}
 
 var guardLines: [String] = []
 if only == nil || only == "guard" {

@@ -86,10 +86,18 @@ public struct JSONValue: Sendable {
         let n = node
         if n.escaped {
             // `Patient\/123`: some JSON writers (Foundation's, PHP's) escape every slash.
-            guard let value = string else { return false }
-            let utf8 = value.utf8
-            return prefix.withUTF8Buffer { head in
-                utf8.count == head.count + rest.utf8.count && utf8.starts(with: head) && utf8.dropFirst(head.count).elementsEqual(rest.utf8)
+            // Compared as contiguous bytes (the generic `starts(with:)` over UTF8Views cost
+            // more than the decoding).
+            guard var value = string else { return false }
+            var rest = rest
+            return value.withUTF8 { v in
+                rest.withUTF8 { tail in
+                    prefix.withUTF8Buffer { head in
+                        v.count == head.count + tail.count
+                            && (head.isEmpty || memcmpEqual(v.baseAddress!, head.baseAddress!, head.count))
+                            && (tail.isEmpty || memcmpEqual(v.baseAddress! + head.count, tail.baseAddress!, tail.count))
+                    }
+                }
             }
         }
         let count = Int(n.end - n.start) - 2
@@ -114,10 +122,31 @@ public struct JSONValue: Sendable {
 
     /// The member named `key`, if this is an object that has it.
     public subscript(key: String) -> JSONValue? {
-        guard kind == .object else { return nil }
         var key = key
-        return key.withUTF8 { wanted in
-            for (k, v) in members where k.keyEquals(wanted) { return v }
+        return key.withUTF8 { wanted in memberIndex(wanted).map { JSONValue(tree: tree, index: $0) } }
+    }
+
+    /// The node index of the member value named `wanted`. Walks the nodes in place: going
+    /// through `members` made a key and a value (two references to the tree) per member,
+    /// and the guard asks this of every entry several times.
+    func memberIndex(_ wanted: UnsafeBufferPointer<UInt8>) -> Int? {
+        let nodes = tree.nodes
+        let me = nodes[index]
+        guard me.kind == .object else { return nil }
+        let end = Int(me.after)
+        return tree.bytes.withUnsafeBufferPointer { all in
+            var position = index + 1
+            while position < end {
+                let key = nodes[position]
+                let value = Int(key.after)
+                if key.escaped {
+                    if JSONValue(tree: tree, index: position).keyEquals(wanted) { return value }
+                } else if Int(key.end - key.start) - 2 == wanted.count
+                            && (wanted.isEmpty || memcmpEqual(all.baseAddress! + Int(key.start) + 1, wanted.baseAddress!, wanted.count)) {
+                    return value
+                }
+                position = Int(nodes[value].after)
+            }
             return nil
         }
     }

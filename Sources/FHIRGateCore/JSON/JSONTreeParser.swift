@@ -229,10 +229,24 @@ struct JSONTreeParser: ~Copyable {
         let count = keyStack.count - base
         guard count > 1 else { return false }
         if count <= 16 {
-            for x in base..<keyStack.count {
-                for y in (x + 1)..<keyStack.count where sameKey(Int(keyStack[x]), Int(keyStack[y]), b) { return true }
+            // Raw lengths first (one load per key, not two nodes per pair); an escaped key
+            // (length -1 here) can equal a key of any raw length, so it is compared with all.
+            var lengths: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
+                          Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            return withUnsafeMutableBytes(of: &lengths) { raw in
+                let length = raw.bindMemory(to: Int32.self)
+                for x in 0..<count {
+                    let n = nodes[Int(keyStack[base + x])]
+                    length[x] = n.escaped ? -1 : n.end - n.start
+                }
+                for x in 0..<(count - 1) {
+                    let lx = length[x]
+                    for y in (x + 1)..<count where lx == length[y] || lx < 0 || length[y] < 0 {
+                        if sameKey(Int(keyStack[base + x]), Int(keyStack[base + y]), b) { return true }
+                    }
+                }
+                return false
             }
-            return false
         }
         var seen = Set<[UInt8]>()
         for x in base..<keyStack.count where !seen.insert(decoded(Int(keyStack[x]), b)).inserted { return true }
