@@ -8,7 +8,9 @@ import Foundation
 /// whose text was changed no longer hashes to what the next record says; a record whose
 /// `prev_hash` was changed no longer matches its predecessor. Either way the changed
 /// line is the one reported. A final line without its newline (a crash mid-write) is
-/// reported as incomplete, not as tampering.
+/// reported as incomplete, not as tampering: at the end of the last file, or at the end of
+/// an earlier one (the writer sets such a file aside when it starts again, and the chain
+/// goes on from the file's last complete line, which the check below still holds it to).
 public enum AuditChainVerifier {
     public struct Problem: Error, Equatable, CustomStringConvertible {
         public var file: String
@@ -19,12 +21,16 @@ public enum AuditChainVerifier {
 
     public struct Summary: Equatable {
         public var records: Int
+        /// The last file ends in the middle of a record.
         public var incompleteTail: Bool
+        /// `file:line` of records cut off at the end of an earlier file.
+        public var cutOff: [String] = []
     }
 
     public static func verify(files: [String]) throws(Problem) -> Summary {
         var records: [(file: String, line: Int, text: Substring)] = []
         var incomplete = false
+        var cutOff: [String] = []
         for (fileIndex, file) in files.enumerated() {
             guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
                 throw Problem(file: file, line: 0, message: "cannot read the file")
@@ -32,9 +38,8 @@ public enum AuditChainVerifier {
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             if lines.last == "" { lines.removeLast() } else if !lines.isEmpty {
                 // No trailing newline: the last write did not complete.
-                guard fileIndex == files.count - 1 else { throw Problem(file: file, line: lines.count, message: "incomplete record before the end of the chain") }
+                if fileIndex == files.count - 1 { incomplete = true } else { cutOff.append("\(file):\(lines.count)") }
                 lines.removeLast()
-                incomplete = true
             }
             records += lines.enumerated().map { (file, $0.offset + 1, $0.element) }
         }
@@ -60,7 +65,7 @@ public enum AuditChainVerifier {
                 throw Problem(file: record.file, line: record.line, message: "record edited: its prev_hash or content no longer matches")
             }
         }
-        return Summary(records: records.count, incompleteTail: incomplete)
+        return Summary(records: records.count, incompleteTail: incomplete, cutOff: cutOff)
     }
 
     static func hash(_ text: Substring) -> String {

@@ -188,8 +188,16 @@ public final class AuditWriter: Sendable {
     }
 
     private func run() {
-        var previousHash = Self.lastLineHash(path: path)
+        let tail = AuditLogTail.read(path: path)
+        var previousHash = tail.lastLineHash
         var file = AuditFile(path: path)
+        if tail.endsMidLine {
+            // The last write was cut off (the gateway or the machine stopped during it).
+            // Appending after the fragment would merge it with the next record; the file
+            // is set aside as a rotated one instead, and the chain goes on, in a new file,
+            // from its last complete line (`audit verify` reports the fragment).
+            file.rotate()
+        }
         var syncedDescriptor: Int32?
         var lastCheck = ContinuousClock.now
         // Every close of the file goes through here: the syncer must let go of it first.
@@ -286,14 +294,6 @@ public final class AuditWriter: Sendable {
     static func hash(_ line: String) -> String {
         var line = line
         return line.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
-    }
-
-    /// The chain continues from the file's last complete line.
-    static func lastLineHash(path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
-        let lines = data.split(separator: 0x0A)
-        guard let last = lines.last, let text = String(data: Data(last), encoding: .utf8) else { return nil }
-        return hash(text)
     }
 }
 

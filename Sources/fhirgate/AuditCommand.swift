@@ -19,6 +19,9 @@ struct Audit: AsyncParsableCommand {
             do {
                 let summary = try AuditChainVerifier.verify(files: files)
                 print("ok: \(summary.records) records, chain intact" + (summary.incompleteTail ? " (last line incomplete: written during a crash)" : ""))
+                for place in summary.cutOff {
+                    print("\(place): a record cut off by a stop during its write (the chain continues from the line before it)")
+                }
             } catch {
                 FileHandle.standardError.write(Data("\(error.description)\n".utf8))
                 throw ExitCode(1)

@@ -174,6 +174,69 @@ private func lines(_ path: String) -> [String] {
         let summary = try AuditChainVerifier.verify(files: [path])
         #expect(summary.records == 2 && summary.incompleteTail)
     }
+
+    /// A gateway that stopped during a write left a fragment: the next start must not
+    /// append to it (the fragment and the next record would make one broken line).
+    @Test func aRestartAfterACutOffWriteKeepsTheChainVerifiable() async throws {
+        let path = tempPath()
+        let first = try AuditWriter(path: path, fsync: .never)
+        for i in 0..<3 { await first.appendAndWait(record(i)) }
+        await first.shutdown()
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"time\":\"2026-11-29T00:00:00.000Z\",\"request_id\":\"req-cut".utf8))
+        try handle.close()
+
+        let second = try AuditWriter(path: path, fsync: .never)
+        await second.appendAndWait(record(3))
+        await second.shutdown()
+        let directory = (path as NSString).deletingLastPathComponent
+        let setAside = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("audit.jsonl.") }
+        #expect(setAside.count == 1)
+        let rotated = directory + "/" + (setAside.first ?? "")
+        #expect(lines(path).count == 1 && lines(path)[0].contains("req-3"))
+        let summary = try AuditChainVerifier.verify(files: [rotated, path])
+        #expect(summary.records == 4 && !summary.incompleteTail)
+        #expect(summary.cutOff == ["\(rotated):4"])
+        // Taking the last complete record away is still found: the chain names it.
+        let kept = lines(rotated)
+        try (kept[0] + "\n" + kept[1] + "\n" + "{\"time\":\"2026").write(toFile: rotated, atomically: true, encoding: .utf8)
+        #expect(throws: AuditChainVerifier.Problem.self) { try AuditChainVerifier.verify(files: [rotated, path]) }
+    }
+}
+
+/// Where a restarted writer continues the chain, read from the end of the file.
+@Suite final class AuditLogTailTests: ScratchDirectory {
+    func tail(_ text: [UInt8]) throws -> AuditLogTail {
+        let path = tempPath()
+        try Data(text).write(to: URL(fileURLWithPath: path))
+        return AuditLogTail.read(path: path)
+    }
+
+    func hash(_ s: String) -> String { AuditWriter.hash(s) }
+
+    @Test func theLastCompleteLineIsFoundWhateverTheFileLooksLike() throws {
+        #expect(try tail([]) == AuditLogTail(lastLineHash: nil, endsMidLine: false))
+        #expect(AuditLogTail.read(path: directory + "/missing") == AuditLogTail(lastLineHash: nil, endsMidLine: false))
+        #expect(try tail(Array("a\n".utf8)) == AuditLogTail(lastLineHash: hash("a"), endsMidLine: false))
+        #expect(try tail(Array("a\nb\n".utf8)) == AuditLogTail(lastLineHash: hash("b"), endsMidLine: false))
+        #expect(try tail(Array("a\nb\n\n\n".utf8)) == AuditLogTail(lastLineHash: hash("b"), endsMidLine: false))
+        #expect(try tail(Array("a\nb\nfrag".utf8)) == AuditLogTail(lastLineHash: hash("b"), endsMidLine: true))
+        #expect(try tail(Array("frag".utf8)) == AuditLogTail(lastLineHash: nil, endsMidLine: true))
+        #expect(try tail(Array("\n\n".utf8)) == AuditLogTail(lastLineHash: nil, endsMidLine: false))
+        #expect(try tail([0x61, 0x0A, 0xFF, 0xFE, 0x0A]) == AuditLogTail(lastLineHash: nil, endsMidLine: false))
+    }
+
+    @Test func linesLongerThanAChunkAndLinesAcrossChunksAreRead() throws {
+        let long = String(repeating: "x", count: AuditLogTail.chunk * 2 + 17)
+        #expect(try tail(Array(("a\n" + long + "\n").utf8)) == AuditLogTail(lastLineHash: hash(long), endsMidLine: false))
+        #expect(try tail(Array((long + "\n").utf8)) == AuditLogTail(lastLineHash: hash(long), endsMidLine: false))
+        // The last line starts just before a chunk boundary, seen from the end.
+        let before = String(repeating: "y", count: AuditLogTail.chunk - 3)
+        #expect(try tail(Array(("a\nbcdef\n" + before + "\n").utf8)) == AuditLogTail(lastLineHash: hash(before), endsMidLine: false))
+        let fragment = String(repeating: "z", count: AuditLogTail.chunk + 5)
+        #expect(try tail(Array(("a\nlast\n" + fragment).utf8)) == AuditLogTail(lastLineHash: hash("last"), endsMidLine: true))
+    }
 }
 
 @Suite final class AuditFormatTests: ScratchDirectory {
