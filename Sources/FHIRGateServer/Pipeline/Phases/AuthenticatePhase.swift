@@ -8,8 +8,8 @@ struct AuthenticatePhase {
     func run(_ ctx: inout RequestContext) async throws(GatewayError) {
         guard let request = ctx.request, let route = ctx.route else { throw .internalError(reason: "authenticate_before_classify") }
         if request.interaction.isPublic { return }
-        let values = ctx.head.headers["authorization"]
-        guard let header = values.first else { throw .missingToken }
+        // One Authorization header at most (ValidatePhase refused repeats).
+        guard let header = ctx.head.headers.first(name: "authorization") else { throw .missingToken }
         let token = try Self.bearerToken(header)
         do {
             ctx.token = try await verifier.verify(token, audience: route.settings.baseURL)
