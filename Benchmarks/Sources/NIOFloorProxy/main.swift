@@ -6,8 +6,8 @@
 //
 //   NIOFloorProxy <listen-port> <upstream-port> <certificate.pem> <private-key.pem>
 //
-// One upstream keep-alive connection per client connection, on the client's event loop
-// (nginx keeps a pool; wrk's connections are long-lived, so the effect is the same).
+// Upstream keep-alive connections are pooled per event loop (as nginx's `keepalive`): a
+// client connection takes one for its life and gives it back when it closes.
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -22,6 +22,14 @@ let tls = try NIOSSLContext(configuration: .makeServerConfiguration(
     certificateChain: try NIOSSLCertificate.fromPEMFile(arguments[3]).map { .certificate($0) },
     privateKey: .privateKey(try NIOSSLPrivateKey(file: arguments[4], format: .pem))))
 
+/// Idle upstream connections of one event loop; used only on that loop.
+final class UpstreamPool: @unchecked Sendable {
+    var idle: [(Channel, UpstreamSide)] = []
+}
+
+let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+let pools: [ObjectIdentifier: UpstreamPool] = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), UpstreamPool()) })
+
 /// The client's side: collects a request, sends it upstream, relays the answer back.
 final class ClientSide: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -29,7 +37,7 @@ final class ClientSide: ChannelInboundHandler {
 
     private let upstreamPort: Int
     private var context: ChannelHandlerContext?
-    private var upstream: Channel?
+    private var upstream: (Channel, UpstreamSide)?
     private var pending: [HTTPClientRequestPart] = []
 
     init(upstreamPort: Int) { self.upstreamPort = upstreamPort }
@@ -49,12 +57,20 @@ final class ClientSide: ChannelInboundHandler {
     }
 
     private func send(context: ChannelHandlerContext) {
-        if let upstream, upstream.isActive {
-            for part in pending { upstream.write(part, promise: nil) }
+        let pool = pools[ObjectIdentifier(context.eventLoop)]!
+        while upstream == nil, let taken = pool.idle.popLast() {
+            if taken.0.isActive {
+                taken.1.client = self
+                upstream = taken
+            }
+        }
+        if let (channel, _) = upstream, channel.isActive {
+            for part in pending { channel.write(part, promise: nil) }
             pending.removeAll(keepingCapacity: true)
-            upstream.flush()
+            channel.flush()
             return
         }
+        upstream = nil
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -67,10 +83,14 @@ final class ClientSide: ChannelInboundHandler {
             .connect(host: "127.0.0.1", port: upstreamPort)
             .whenComplete { result in
                 let this = me.value
-                guard let context = this.context else { return }
+                guard let context = this.context else {
+                    if case .success(let channel) = result { channel.close(promise: nil) }
+                    return
+                }
                 switch result {
                 case .success(let channel):
-                    this.upstream = channel
+                    let side = try! channel.pipeline.syncOperations.handler(type: UpstreamSide.self)
+                    this.upstream = (channel, side)
                     this.send(context: context)
                 case .failure:
                     this.pending.removeAll()
@@ -87,26 +107,34 @@ final class ClientSide: ChannelInboundHandler {
         case .head(let head):
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers))), promise: nil)
         case .body(let body):
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            // A large body streams: stop reading upstream while the client's socket is full.
-            if !context.channel.isWritable {
-                context.flush()
-                upstream?.setOption(.autoRead, value: false).whenComplete { _ in }
-            }
+            // Flushed as it comes (the TLS handler holds unflushed writes where the
+            // channel's writability does not see them); a large body stops the upstream
+            // reads while the client's socket is full.
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            if !context.channel.isWritable { upstream?.0.setOption(.autoRead, value: false).whenComplete { _ in } }
         case .end(let trailers):
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { upstream?.setOption(.autoRead, value: true).whenComplete { _ in } }
+        if context.channel.isWritable { upstream?.0.setOption(.autoRead, value: true).whenComplete { _ in } }
         context.fireChannelWritabilityChanged()
     }
 
     func upstreamClosed() { upstream = nil }
 
+    /// The upstream connection goes back to the loop's pool if it is between responses.
     func channelInactive(context: ChannelHandlerContext) {
-        upstream?.close(promise: nil)
+        if let (channel, side) = upstream {
+            if pending.isEmpty, !side.inResponse, channel.isActive {
+                side.client = nil
+                channel.setOption(.autoRead, value: true).whenComplete { _ in }
+                pools[ObjectIdentifier(context.eventLoop)]!.idle.append((channel, side))
+            } else {
+                channel.close(promise: nil)
+            }
+        }
         upstream = nil
         self.context = nil
     }
@@ -117,16 +145,26 @@ final class ClientSide: ChannelInboundHandler {
 /// The upstream connection's side: hands every response part to the client's handler.
 final class UpstreamSide: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
-    private let client: ClientSide
+    var client: ClientSide?
+    /// Between a response's head and its end (not reusable then).
+    private(set) var inResponse = false
 
     init(client: ClientSide) { self.client = client }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { client.relay(unwrapInboundIn(data)) }
-    func channelInactive(context: ChannelHandlerContext) { client.upstreamClosed() }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head: inResponse = true
+        case .end: inResponse = false
+        case .body: break
+        }
+        client?.relay(part)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { client?.upstreamClosed() }
     func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
-let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 let server = try ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 1024)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
