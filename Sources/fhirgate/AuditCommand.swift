@@ -61,7 +61,8 @@ struct Audit: AsyncParsableCommand {
                 cutoff = AuditTailFormatter.timestamp(Date().addingTimeInterval(-seconds))
             }
             let formatter = AuditTailFormatter(color: isatty(STDOUT_FILENO) != 0, raw: json, filters: filters, since: cutoff)
-            var reader = AuditFollower(path: file)
+            // Without --since only the last n records are wanted: read from near the end.
+            var reader = AuditLogFollower(path: file, fromLast: since == nil ? n : nil)
             let initial = reader.readNewLines()
             for line in initial.suffix(since == nil ? n : Int.max) { formatter.print(line) }
             guard follow else { return }
@@ -81,49 +82,6 @@ struct Audit: AsyncParsableCommand {
             default: return nil
             }
         }
-    }
-}
-
-/// Reads lines appended to a file, following it when it is rotated (moved away and
-/// recreated): the rest of the old file is read first, then the new one from its start.
-struct AuditFollower {
-    let path: String
-    private var handle: FileHandle?
-    private var inode: UInt64 = 0
-    private var partial = Data()
-
-    init(path: String) {
-        self.path = path
-    }
-
-    mutating func readNewLines() -> [String] {
-        var lines: [String] = []
-        if handle == nil, let h = FileHandle(forReadingAtPath: path) {
-            handle = h
-            var info = stat()
-            fstat(h.fileDescriptor, &info)
-            inode = UInt64(info.st_ino)
-        }
-        guard let h = handle else { return [] }
-        lines += split(h.readDataToEndOfFile())
-        var info = stat()
-        if stat(path, &info) != 0 || UInt64(info.st_ino) != inode {
-            // Rotated: finish the old file, continue with the new one next time.
-            lines += split(h.readDataToEndOfFile())
-            try? h.close()
-            handle = nil
-        }
-        return lines
-    }
-
-    private mutating func split(_ data: Data) -> [String] {
-        partial.append(data)
-        var lines: [String] = []
-        while let newline = partial.firstIndex(of: 0x0A) {
-            lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
-            partial.removeSubrange(partial.startIndex...newline)
-        }
-        return lines
     }
 }
 
