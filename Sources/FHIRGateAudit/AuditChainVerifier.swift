@@ -27,53 +27,90 @@ public enum AuditChainVerifier {
         public var cutOff: [String] = []
     }
 
+    /// A record's place and the hash of its line.
+    struct Seen {
+        var file: String
+        var line: Int
+        var hash: String
+    }
+
+    /// Reads the files a line at a time (a day's log can be larger than the memory of the
+    /// machine that checks it). Deciding which of two records changed needs the record
+    /// after them, so a mismatch waits one record before it is reported.
     public static func verify(files: [String]) throws(Problem) -> Summary {
-        var records: [(file: String, line: Int, text: Substring)] = []
+        var count = 0
         var incomplete = false
         var cutOff: [String] = []
+        var previous: Seen?
+        // A record whose prev_hash does not match its predecessor's line, and that one.
+        var mismatch: (before: Seen, at: Seen)?
         for (fileIndex, file) in files.enumerated() {
-            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-                throw Problem(file: file, line: 0, message: "cannot read the file")
+            guard var reader = LineReader(path: file) else { throw Problem(file: file, line: 0, message: "cannot read the file") }
+            var number = 0
+            while let line = reader.next() {
+                number += 1
+                guard let text = String(validating: line, as: UTF8.self) else { throw Problem(file: file, line: number, message: "not UTF-8 text") }
+                let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+                let here = Seen(file: file, line: number, hash: hash(text[...]))
+                if let (before, at) = mismatch {
+                    // If this record still vouches for the one before it, that one is
+                    // intact: the record before it changed.
+                    if object.flatMap(previousHash) == at.hash {
+                        throw Problem(file: before.file, line: before.line, message: "record does not match the hash its successor recorded (edited or replaced, or records after it removed)")
+                    }
+                    throw Problem(file: at.file, line: at.line, message: "record edited: its prev_hash or content no longer matches")
+                }
+                guard let object else { throw Problem(file: file, line: number, message: "not a JSON record") }
+                if let previous, previousHash(object) != previous.hash { mismatch = (previous, here) }
+                previous = here
+                count += 1
             }
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            if lines.last == "" { lines.removeLast() } else if !lines.isEmpty {
+            if reader.endsMidLine {
                 // No trailing newline: the last write did not complete.
-                if fileIndex == files.count - 1 { incomplete = true } else { cutOff.append("\(file):\(lines.count)") }
-                lines.removeLast()
-            }
-            records += lines.enumerated().map { (file, $0.offset + 1, $0.element) }
-        }
-        let hashes = records.map { hash($0.text) }
-        for (i, record) in records.enumerated() {
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(record.text.utf8))) as? [String: Any] else {
-                throw Problem(file: record.file, line: record.line, message: "not a JSON record")
-            }
-            guard i > 0 else { continue }
-            let claimed = previousHash(object)
-            if claimed != hashes[i - 1] {
-                // Either the previous record's text or this record's prev_hash changed. If the
-                // next record still vouches for this one, this one is intact: the previous changed.
-                if i + 1 < records.count, prevHash(records[i + 1].text) == hashes[i] {
-                    let p = records[i - 1]
-                    throw Problem(file: p.file, line: p.line, message: "record does not match the hash its successor recorded (edited or replaced)")
-                }
-                if i + 1 == records.count {
-                    let p = records[i - 1]
-                    throw Problem(file: record.file, line: record.line,
-                                  message: "chain broken between this record and \(p.file):\(p.line) (one of the two was edited)")
-                }
-                throw Problem(file: record.file, line: record.line, message: "record edited: its prev_hash or content no longer matches")
+                if fileIndex == files.count - 1 { incomplete = true } else { cutOff.append("\(file):\(number + 1)") }
             }
         }
-        return Summary(records: records.count, incompleteTail: incomplete, cutOff: cutOff)
+        if let (before, at) = mismatch {
+            throw Problem(file: at.file, line: at.line, message: "chain broken between this record and \(before.file):\(before.line) (one of the two was edited)")
+        }
+        return Summary(records: count, incompleteTail: incomplete, cutOff: cutOff)
+    }
+
+    /// The complete lines of a file, 64 KB read at a time; what follows the last newline
+    /// is not a line (`endsMidLine`).
+    struct LineReader {
+        private let handle: FileHandle
+        private var buffer: [UInt8] = []
+        private var start = 0
+        private var atEnd = false
+        private(set) var endsMidLine = false
+
+        init?(path: String) {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+            self.handle = handle
+        }
+
+        mutating func next() -> ArraySlice<UInt8>? {
+            while true {
+                if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                    defer { start = newline + 1 }
+                    return buffer[start..<newline]
+                }
+                if atEnd {
+                    endsMidLine = start < buffer.count
+                    try? handle.close()
+                    return nil
+                }
+                buffer.removeFirst(start)
+                start = 0
+                let data = (try? handle.read(upToCount: 64 * 1024)) ?? nil
+                if let data, !data.isEmpty { buffer.append(contentsOf: data) } else { atEnd = true }
+            }
+        }
     }
 
     static func hash(_ text: Substring) -> String {
         Hex.encode(SHA256.hash(data: Data(text.utf8)))
-    }
-
-    static func prevHash(_ text: Substring) -> String? {
-        ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]).flatMap(previousHash)
     }
 
     /// `prev_hash` of a JSON-lines record, or the prev-hash extension of an AuditEvent.

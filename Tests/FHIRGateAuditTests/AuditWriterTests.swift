@@ -84,6 +84,43 @@ private func lines(_ path: String) -> [String] {
         do { _ = try AuditChainVerifier.verify(files: [path]); Issue.record("edit not found") } catch { #expect(error.line == 7, "\(error)") }
     }
 
+    /// The verifier reads 64 KB at a time: an edit anywhere in a long log, a record
+    /// removed, and the last record changed are each named by file and line.
+    @Test func changesInALongLogAreNamedByLine() async throws {
+        let path = tempPath()
+        let writer = try AuditWriter(path: path, capacity: 4096, fsync: .never)
+        for i in 0..<1500 { await writer.append(record(i)) }
+        await writer.shutdown()
+        let original = lines(path)
+        #expect(try AuditChainVerifier.verify(files: [path]).records == 1500)
+        func check(_ edited: [String], line: Int, _ words: String) {
+            do {
+                try (edited.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+                _ = try AuditChainVerifier.verify(files: [path])
+                Issue.record("not found: \(words)")
+            } catch let problem as AuditChainVerifier.Problem {
+                #expect(problem.line == line && problem.message.contains(words), "\(problem)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+        var edited = original
+        edited[1234] = edited[1234].replacingOccurrences(of: "\"status\":200", with: "\"status\":403")
+        check(edited, line: 1235, "does not match the hash its successor recorded")
+        // A removed record looks like an edit of the one before the gap; both are named there.
+        edited = original
+        edited.remove(at: 900)
+        check(edited, line: 900, "or records after it removed")
+        // The next-to-last record changed: nothing after it to tell which of the two it was.
+        edited = original
+        edited[1498] = edited[1498].replacingOccurrences(of: "req-1498", with: "req-9998")
+        check(edited, line: 1500, "chain broken between this record and")
+        // A prev_hash changed in the middle: the record itself is named.
+        edited = original
+        edited[700] = edited[700].replacingOccurrences(of: "\"prev_hash\":\"", with: "\"prev_hash\":\"0")
+        check(edited, line: 701, "record edited")
+    }
+
     @Test func chainContinuesAcrossRestartsAndSizeRotation() async throws {
         let path = tempPath()
         var writer = try AuditWriter(path: path, fsync: .never, rotateBytes: 4096)
