@@ -1,5 +1,3 @@
-import FHIRGateCore
-import Crypto
 import Foundation
 
 /// Checks the hash chain of one or more audit files, in order (rotated files first).
@@ -51,7 +49,7 @@ public enum AuditChainVerifier {
                 number += 1
                 guard let text = String(validating: line, as: UTF8.self) else { throw Problem(file: file, line: number, message: "not UTF-8 text") }
                 let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-                let here = Seen(file: file, line: number, hash: hash(text[...]))
+                let here = Seen(file: file, line: number, hash: AuditWriter.hash(text))
                 if let (before, at) = mismatch {
                     // If this record still vouches for the one before it, that one is
                     // intact: the record before it changed.
@@ -80,9 +78,7 @@ public enum AuditChainVerifier {
     /// is not a line (`endsMidLine`).
     struct LineReader {
         private let handle: FileHandle
-        private var buffer: [UInt8] = []
-        private var start = 0
-        private var atEnd = false
+        private var lines = LineBuffer()
         private(set) var endsMidLine = false
 
         init?(path: String) {
@@ -92,25 +88,15 @@ public enum AuditChainVerifier {
 
         mutating func next() -> ArraySlice<UInt8>? {
             while true {
-                if let newline = buffer[start...].firstIndex(of: 0x0A) {
-                    defer { start = newline + 1 }
-                    return buffer[start..<newline]
-                }
-                if atEnd {
-                    endsMidLine = start < buffer.count
+                if let line = lines.nextLine() { return line }
+                guard let data = (try? handle.read(upToCount: 64 * 1024)) ?? nil, !data.isEmpty else {
+                    endsMidLine = lines.hasPartialLine
                     try? handle.close()
                     return nil
                 }
-                buffer.removeFirst(start)
-                start = 0
-                let data = (try? handle.read(upToCount: 64 * 1024)) ?? nil
-                if let data, !data.isEmpty { buffer.append(contentsOf: data) } else { atEnd = true }
+                lines.append(data)
             }
         }
-    }
-
-    static func hash(_ text: Substring) -> String {
-        Hex.encode(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// `prev_hash` of a JSON-lines record, or the prev-hash extension of an AuditEvent.

@@ -10,7 +10,7 @@ public struct AuditLogFollower {
     public let path: String
     private var handle: FileHandle?
     private var inode: UInt64 = 0
-    private var partial: [UInt8] = []
+    private var pending = LineBuffer()
     private var startAtLast: Int?
 
     public init(path: String, fromLast lines: Int? = nil) {
@@ -43,35 +43,27 @@ public struct AuditLogFollower {
     }
 
     private mutating func split(_ data: Data) -> [String] {
-        partial.append(contentsOf: data)
+        pending.append(data)
         var lines: [String] = []
-        var start = 0
-        while let newline = partial[start...].firstIndex(of: 0x0A) {
-            lines.append(String(decoding: partial[start..<newline], as: UTF8.self))
-            start = newline + 1
-        }
-        partial.removeFirst(start)
+        while let line = pending.nextLine() { lines.append(String(decoding: line, as: UTF8.self)) }
         return lines
     }
 
     /// Where the last `n` complete lines of the file begin (0 if it has no more than
-    /// that): just after the (n+1)-th newline from the end, read 64 KB at a time.
+    /// that): just after the (n+1)-th newline from the end.
     static func offsetOfLastLines(_ n: Int, fd: Int32, size: Int) -> Int {
         var newlines = 0
-        var end = size
-        let chunk = 64 * 1024
-        var buffer = [UInt8](repeating: 0, count: chunk)
-        while end > 0 {
-            let from = max(0, end - chunk)
-            let count = end - from
-            let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(from)) }
-            guard read == count else { return 0 }
-            for i in stride(from: count - 1, through: 0, by: -1) where buffer[i] == 0x0A {
+        var found = 0
+        _ = AuditLogTail.readBackwards(fd: fd, size: size) { piece, offset in
+            for i in stride(from: piece.count - 1, through: 0, by: -1) where piece[i] == 0x0A {
                 newlines += 1
-                if newlines == n + 1 { return from + i + 1 }
+                if newlines == n + 1 {
+                    found = offset + i + 1
+                    return true
+                }
             }
-            end = from
+            return false
         }
-        return 0
+        return found
     }
 }

@@ -12,6 +12,23 @@ struct AuditLogTail: Equatable {
 
     static let chunk = 64 * 1024
 
+    /// Reads a file from its end, 64 KB at a time, handing each piece and its offset to
+    /// `visit` until it returns true or the start of the file is reached. A day's audit log
+    /// can be hundreds of MB; where the chain continues and the last records are at its end.
+    /// Returns false if a read failed.
+    static func readBackwards(fd: Int32, size: Int, _ visit: ([UInt8], _ offset: Int) -> Bool) -> Bool {
+        var end = size
+        while end > 0 {
+            let from = max(0, end - chunk)
+            var piece = [UInt8](repeating: 0, count: end - from)
+            let n = piece.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(from)) }
+            guard n == piece.count else { return false }
+            if visit(piece, from) { return true }
+            end = from
+        }
+        return true
+    }
+
     static func read(path: String) -> AuditLogTail {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return AuditLogTail(lastLineHash: nil, endsMidLine: false) }
@@ -21,22 +38,16 @@ struct AuditLogTail: Equatable {
         let size = Int(info.st_size)
         // The file's last bytes, extended backwards until they hold a whole non-empty line
         // ended by a newline (or reach the start of the file).
-        var start = size
         var suffix: [UInt8] = []
-        var endsMidLine = false
-        while start > 0 {
-            let from = max(0, start - chunk)
-            var piece = [UInt8](repeating: 0, count: start - from)
-            let n = piece.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(from)) }
-            guard n == piece.count else { return AuditLogTail(lastLineHash: nil, endsMidLine: false) }
-            if start == size { endsMidLine = piece.last != 0x0A }
+        var tail = AuditLogTail(lastLineHash: nil, endsMidLine: false)
+        let complete = readBackwards(fd: fd, size: size) { piece, offset in
+            if suffix.isEmpty { tail.endsMidLine = piece.last != 0x0A }
             suffix = piece + suffix
-            start = from
-            if let line = lastCompleteLine(suffix, atFileStart: start == 0) {
-                return AuditLogTail(lastLineHash: String(validating: line, as: UTF8.self).map(AuditWriter.hash), endsMidLine: endsMidLine)
-            }
+            guard let line = lastCompleteLine(suffix, atFileStart: offset == 0) else { return false }
+            tail.lastLineHash = String(validating: line, as: UTF8.self).map(AuditWriter.hash)
+            return true
         }
-        return AuditLogTail(lastLineHash: nil, endsMidLine: endsMidLine)
+        return complete ? tail : AuditLogTail(lastLineHash: nil, endsMidLine: false)
     }
 
     /// The last non-empty line of `bytes` that a newline ends, if `bytes` holds all of it

@@ -84,34 +84,28 @@ public struct JSONValue: Sendable {
     public func isString(prefix: StaticString, rest: String) -> Bool {
         guard kind == .string else { return false }
         let n = node
-        if n.escaped {
-            // `Patient\/123`: some JSON writers (Foundation's, PHP's) escape every slash.
-            // Compared as contiguous bytes (the generic `starts(with:)` over UTF8Views cost
-            // more than the decoding).
-            guard var value = string else { return false }
-            var rest = rest
-            return value.withUTF8 { v in
-                rest.withUTF8 { tail in
-                    prefix.withUTF8Buffer { head in
-                        v.count == head.count + tail.count
-                            && (head.isEmpty || memcmpEqual(v.baseAddress!, head.baseAddress!, head.count))
-                            && (tail.isEmpty || memcmpEqual(v.baseAddress! + head.count, tail.baseAddress!, tail.count))
-                    }
-                }
-            }
-        }
-        let count = Int(n.end - n.start) - 2
         var rest = rest
         return rest.withUTF8 { tail in
-            guard count == prefix.utf8CodeUnitCount + tail.count else { return false }
-            return prefix.withUTF8Buffer { head in
-                tree.bytes.withUnsafeBufferPointer { all in
-                    let s = all.baseAddress! + Int(n.start) + 1
-                    return (head.isEmpty || memcmpEqual(s, head.baseAddress!, head.count))
-                        && (tail.isEmpty || memcmpEqual(s + head.count, tail.baseAddress!, tail.count))
+            prefix.withUTF8Buffer { head in
+                if n.escaped {
+                    // `Patient\/123`: some JSON writers (Foundation's, PHP's) escape every
+                    // slash. Compared as contiguous bytes (the generic `starts(with:)` over
+                    // UTF8Views cost more than the decoding).
+                    guard var value = string else { return false }
+                    return value.withUTF8 { Self.bytes($0, are: head, then: tail) }
+                }
+                return tree.bytes.withUnsafeBufferPointer { all in
+                    Self.bytes(UnsafeBufferPointer(rebasing: all[Int(n.start + 1)..<Int(n.end - 1)]), are: head, then: tail)
                 }
             }
         }
+    }
+
+    /// Whether `value` is `head` followed by `tail`.
+    static func bytes(_ value: UnsafeBufferPointer<UInt8>, are head: UnsafeBufferPointer<UInt8>, then tail: UnsafeBufferPointer<UInt8>) -> Bool {
+        value.count == head.count + tail.count
+            && (head.isEmpty || memcmpEqual(value.baseAddress!, head.baseAddress!, head.count))
+            && (tail.isEmpty || memcmpEqual(value.baseAddress! + head.count, tail.baseAddress!, tail.count))
     }
 
     /// Elements of an array (empty for other kinds).

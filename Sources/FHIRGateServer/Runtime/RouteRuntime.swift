@@ -15,6 +15,9 @@ final class RouteRuntime: Sendable {
     /// The Authorization value sent upstream in `replace` mode.
     let upstreamCredential: String?
     let upstreamBasePath: String
+    /// The URL prefixes Bundle links are rewritten from (upstream and public base), for
+    /// the guard's look at a page's bytes before it reads one.
+    let linkBases: [String]
 
     init(settings: RouteSettings, policy: PolicyFile?, group: any EventLoopGroup) throws {
         self.settings = settings
@@ -27,6 +30,7 @@ final class RouteRuntime: Sendable {
             upstreamCredential = nil
         }
         upstreamBasePath = URL(string: settings.upstream).map { $0.path } ?? ""
+        linkBases = [settings.upstream, settings.baseURL]
 
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12

@@ -46,8 +46,7 @@ struct ResponseGuardPhase {
         // Nothing to check and no link to rewrite: passed unread. (No check and not a
         // Bundle; or a Bundle whose text cannot name the upstream or the public base,
         // which `JSONTextScan` answers from the bytes, several times faster than a read.)
-        let bases = [route.settings.upstream, route.settings.baseURL]
-        if check == nil, !ctx.returnsBundle || !body.withUnsafeReadableBytes({ JSONTextScan.mayContain(bases, in: $0) }) {
+        if check == nil, !ctx.returnsBundle || !body.withUnsafeReadableBytes({ JSONTextScan.mayContain(route.linkBases, in: $0) }) {
             return GatewayResponse(status: upstream.status, headers: headers, body: .bytes(body))
         }
         // Links in Bundles point at the upstream: public URLs instead, paging links signed
