@@ -17,7 +17,7 @@ extension Authorizer {
                 || scopes.matching(context: context, type: type, needed: .update) == .full
             else { return .deny(.insufficientScope(reason: "validate_needs_write")) }
             return .allow("validate", context: context)
-        case ("docref", .operationType) where type == "DocumentReference", ("lastn", .operationType) where type == "Observation":
+        case (let name, .operationType) where type != nil && OperationParameters.searchOperations[name] == type:
             var asSearch = request
             asSearch.interaction = .searchType
             return decideSearch(asSearch, type: type!, context: context, patient: patient, scopes: scopes)

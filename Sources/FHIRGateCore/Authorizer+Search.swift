@@ -61,6 +61,9 @@ extension Authorizer {
             }
             granular[type] = granted
         }
+        // A type's history takes no search parameters in FHIR (only `_since`, `_at`,
+        // `_count`, `_list`): a server may ignore the narrowing, so every entry is checked.
+        if patient != nil, request.interaction == .historyType { needsCheck = true }
         var check: ResponseCheck?
         if needsCheck || !granular.isEmpty {
             check = patient.map(compartmentCheck) ?? ResponseCheck(patient: nil)

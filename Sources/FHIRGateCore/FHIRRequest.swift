@@ -68,6 +68,12 @@ public struct FHIRRequest: Sendable, Equatable {
         return s
     }
 
+    /// Whether the decision needs the body: writes and Bundles, and search-like
+    /// operations sent by POST (their `Parameters` body selects data).
+    public var bodyIsChecked: Bool {
+        interaction.isWrite || OperationParameters.bodyCarriesParameters(self)
+    }
+
     /// First value of a parameter by its full name.
     public func parameter(_ name: String) -> SearchParameter? {
         parameters.first { $0.rawName == name }

@@ -28,6 +28,10 @@ public struct RequestBodyCheck: Sendable {
             return decision
         case .batchOrTransaction:
             return checkBundle(body, token: token)
+        case .operationType where OperationParameters.bodyCarriesParameters(request):
+            guard !body.isEmpty else { return decision }
+            guard let parameters = ResourceInspector.parse(body) else { return .deny(.malformedRequest(reason: "body_not_fhir_json")) }
+            return decideWithBody(request, parameters: parameters, token: token)
         default:
             return decision
         }
@@ -44,6 +48,22 @@ public struct RequestBodyCheck: Sendable {
             return .deny(.insufficientScope(reason: "body_outside_compartment"))
         }
         return nil
+    }
+
+    /// A search-like operation sent by POST, decided on its query and body parameters
+    /// together (what the upstream will apply).
+    func decideWithBody(_ request: FHIRRequest, parameters: JSONValue, token: AccessToken?) -> PolicyDecision {
+        guard let type = request.resourceType, let extra = OperationParameters.searchParameters(parameters, type: type) else {
+            return .deny(.malformedRequest(reason: "operation_parameters_shape"))
+        }
+        var whole = request
+        whole.parameters += extra
+        do {
+            try RequestClassifier.checkParameters(whole.parameters)
+        } catch {
+            return .deny(error)
+        }
+        return authorizer.decide(whole, token: token)
     }
 
     /// Every entry is authorized like a standalone request; one denial denies all.
@@ -80,6 +100,9 @@ public struct RequestBodyCheck: Sendable {
                 return .deny(.malformedRequest(reason: "bundle_entry_interaction"))
             }
             var decision = authorizer.decide(classified, token: token)
+            if decision.isAllowed, OperationParameters.bodyCarriesParameters(classified), let parameters = entry["resource"] {
+                decision = decideWithBody(classified, parameters: parameters, token: token)
+            }
             guard decision.isAllowed else { return decision }
             // Narrowing cannot be applied inside an entry's URL by us: refuse rather than
             // forward an entry broader than what was authorized.

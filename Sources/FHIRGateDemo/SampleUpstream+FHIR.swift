@@ -53,6 +53,16 @@ extension SampleUpstream {
         case (.GET, 2) where segments == [".well-known", "smart-configuration"]:
             try await send(.ok, json: ["capabilities": ["launch-standalone", "client-public", "permission-v2", "permission-v1"]],
                            head: head, outbound: outbound, contentType: "application/json")
+        case (.GET, 2) where segments[1] == "_history":
+            // A type's history, as FHIR defines it: search parameters are not applied.
+            let all = store.withLock { $0.byType[segments[0]] ?? [] }
+            let entries: [[String: Any]] = all.map { r in
+                ["fullUrl": "\(base)/\(segments[0])/\(r.id)", "resource": r.resource,
+                 "request": ["method": "PUT", "url": "\(segments[0])/\(r.id)"], "response": ["status": "200"]]
+            }
+            try await send(.ok, json: ["resourceType": "Bundle", "type": "history", "total": entries.count, "entry": entries,
+                                       "link": [["relation": "self", "url": "\(base)/\(segments[0])/_history"]]],
+                           head: head, outbound: outbound)
         case (.GET, 2), (.HEAD, 2):
             if let r = store.withLock({ $0.find(segments[0], segments[1]) }) {
                 try await send(.ok, json: r, head: head, outbound: outbound, extraHeaders: [("ETag", Self.etag(r))])

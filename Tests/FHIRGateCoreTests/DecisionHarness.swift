@@ -51,7 +51,7 @@ enum Harness {
                                                            ifNoneExist: ifNoneExist, formBody: formItems)
             let tok = scope.map { token($0, patient: patient) }
             var decision = authorizer.decide(request, token: tok)
-            if decision.isAllowed, request.interaction.isWrite {
+            if decision.isAllowed, request.bodyIsChecked {
                 decision = RequestBodyCheck(authorizer: authorizer).check(request, body: Array((body ?? "").utf8), token: tok, decision: decision)
             }
             switch decision.effect {

@@ -33,6 +33,21 @@ extension IntegrationSuite {
         }
     }
 
+    @Test func aBodyOnAMethodWithoutOneIsRefusedAndNotForwarded() async throws {
+        try await GatewayFixture.with { f in
+            let token = try f.token("system/*.cruds")
+            let form = Array("patient=pat-b".utf8)
+            for method in [HTTPMethod.GET, .DELETE] {
+                let r = try await f.client.send(method, "\(f.base)/Observation", token: token,
+                                                headers: [("Content-Type", "application/x-www-form-urlencoded")], body: form)
+                #expect(r.status == 400 && r.text.contains("OperationOutcome"), "\(method)")
+            }
+            #expect(!f.upstream.requestLog.contains { $0.hasPrefix("GET /fhir/Observation") || $0.hasPrefix("DELETE /fhir/Observation") })
+            // The same search without the body is served.
+            #expect(try await f.client.send(.GET, "\(f.base)/Observation?patient=pat-a", token: token).status == 200)
+        }
+    }
+
     @Test func requestIDIsKeptOrGeneratedAndForwarded() async throws {
         try await GatewayFixture.with { f in
             let token = try f.token("system/*.rs")

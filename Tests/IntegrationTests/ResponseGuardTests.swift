@@ -30,6 +30,13 @@ extension IntegrationSuite {
             #expect(bHistory.status == 404 && noHistory.status == 404 && bHistory.body == noHistory.body)
             let aHistory = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a/_history", token: a)
             #expect(aHistory.status == 200 && entryIDs(aHistory) == ["obs-vital-pat-a"])
+            // A type's history takes no search parameters, so the upstream ignores the
+            // narrowing and answers for everyone: the gateway keeps A's entries only.
+            let typeHistory = try await f.client.send(.GET, "\(f.base)/Observation/_history", token: a)
+            let aObservations = try await f.client.send(.GET, "\(f.base)/Observation", token: a)
+            #expect(typeHistory.status == 200 && !entryIDs(typeHistory).isEmpty)
+            #expect(Set(entryIDs(aObservations)).isSubset(of: Set(entryIDs(typeHistory))))
+            #expect(!entryIDs(typeHistory).contains("obs-vital-pat-b") && !entryIDs(typeHistory).contains("obs-b-focus-a"))
             // Another Patient, even one linking to A, is refused unless a policy follows links.
             #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a-old", token: a).status == 403)
             // A's own data, and B's Observation that A performed (R4: performer is a compartment link).

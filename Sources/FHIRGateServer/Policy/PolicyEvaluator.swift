@@ -29,7 +29,7 @@ public struct PolicyEvaluator: Sendable {
     /// Bundle, then the policy (which can only narrow). Returns the scopes' decision too.
     public func decide(_ request: FHIRRequest, body: [UInt8], token: AccessToken?) -> (scopes: PolicyDecision, final: PolicyDecision) {
         var decision = authorizer.decide(request, token: token)
-        if decision.isAllowed, request.interaction.isWrite {
+        if decision.isAllowed, request.bodyIsChecked {
             decision = bodyCheck.check(request, body: body, token: token, decision: decision)
         }
         let scopes = decision

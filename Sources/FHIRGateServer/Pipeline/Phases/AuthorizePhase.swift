@@ -19,7 +19,7 @@ struct AuthorizePhase {
             ctx.request = request
         }
         // Scopes, body, then the policy, which can only narrow what the scopes allowed.
-        let decision = route.evaluator.decide(request, body: request.interaction.isWrite ? Array(ctx.body.readableBytesView) : [],
+        let decision = route.evaluator.decide(request, body: request.bodyIsChecked ? Array(ctx.body.readableBytesView) : [],
                                               token: ctx.token).final
         ctx.decision = decision
         if case .deny(let error) = decision.effect { throw error }

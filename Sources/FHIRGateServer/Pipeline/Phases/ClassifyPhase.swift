@@ -15,6 +15,11 @@ struct ClassifyPhase {
             target = RequestTarget(segments: target.segments, query: target.query.filter { $0.name != PageLinkSigner.parameter })
             ctx.target = target
         }
+        // FHIR gives these methods no body. A server may still read one (search
+        // parameters in a GET body), and what the gateway does not classify it cannot check.
+        if ctx.body.readableBytes > 0, method == .GET || method == .HEAD || method == .DELETE {
+            throw .malformedRequest(reason: "body_not_expected")
+        }
         let headers = ctx.head.headers
         var form: [RequestTarget.QueryItem]?
         if method == .POST, ctx.fhirSegments.last == "_search" {
