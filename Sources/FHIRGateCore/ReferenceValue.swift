@@ -46,6 +46,28 @@ public struct ReferenceValue: Sendable, Equatable {
     }
 }
 
+/// The absolute URL prefixes under which a reference names a resource of this server.
+/// Requests use the route's public base; an upstream that writes absolute references
+/// (some EHRs do) writes its own base, which names the same resources.
+public struct ReferenceBases: Sendable {
+    public let primary: String
+    public let upstream: String?
+
+    public init(_ primary: String, upstream: String? = nil) {
+        self.primary = primary
+        self.upstream = upstream
+    }
+}
+
+extension ReferenceValue {
+    /// Parses `value`, accepting an absolute URL under either base.
+    public static func parse(_ value: String, bases: ReferenceBases) -> ReferenceValue? {
+        if let parsed = parse(value, base: bases.primary) { return parsed }
+        guard let upstream = bases.upstream else { return nil }
+        return parse(value, base: upstream)
+    }
+}
+
 /// The FHIR id grammar: `[A-Za-z0-9\-\.]{1,64}`.
 public enum FHIRId {
     public static func isValid(_ s: some StringProtocol) -> Bool {

@@ -57,7 +57,7 @@ public enum ResourceInspector {
     private static let referenceKey = Array("reference".utf8)
 
     /// Whether any Reference selected by `paths` points at `Patient/{patient}`.
-    static func references(_ paths: ElementPaths, in resource: JSONValue, patient: String, base: String) -> Bool {
+    static func references(_ paths: ElementPaths, in resource: JSONValue, patient: String, bases: ReferenceBases) -> Bool {
         guard let found = evaluateIndices(paths, on: resource) else { return false }
         // Only a valid id can be matched byte-wise: `Patient/a/_history/1` must not match
         // a "patient" of `a/_history/1` (the parser reads its id as `a`).
@@ -68,7 +68,7 @@ public enum ResourceInspector {
             // The usual form, `Patient/{id}` exactly, is recognised in place; every other
             // form (absolute, versioned, escaped, another patient) is parsed.
             if byteWise, reference.isString(prefix: "Patient/", rest: patient) { return true }
-            guard let ref = reference.string, let parsed = ReferenceValue.parse(ref, base: base) else { continue }
+            guard let ref = reference.string, let parsed = ReferenceValue.parse(ref, bases: bases) else { continue }
             if parsed.type == "Patient" && parsed.id == patient { return true }
         }
         return false
@@ -81,29 +81,29 @@ public enum ResourceInspector {
     /// `followPatientLinks` (a policy choice).
     public static func isInCompartment(_ resource: JSONValue, patient: String, base: String, followPatientLinks: Bool = false) -> Bool {
         guard let type = resource["resourceType"]?.string else { return false }
-        return isInCompartment(resource, type: type, patient: patient, base: base, followPatientLinks: followPatientLinks)
+        return isInCompartment(resource, type: type, patient: patient, bases: ReferenceBases(base), followPatientLinks: followPatientLinks)
     }
 
     /// The same, for a caller that has read the resource's type already (the guard).
-    static func isInCompartment(_ resource: JSONValue, type: String, patient: String, base: String, followPatientLinks: Bool) -> Bool {
+    static func isInCompartment(_ resource: JSONValue, type: String, patient: String, bases: ReferenceBases, followPatientLinks: Bool) -> Bool {
         if type == "Patient" {
             if resource["id"]?.string == patient { return true }
-            return followPatientLinks && references(patientLinkOther, in: resource, patient: patient, base: base)
+            return followPatientLinks && references(patientLinkOther, in: resource, patient: patient, bases: bases)
         }
         guard let paths = R4Tables.compartmentPaths[type] else { return false }
-        return paths.contains { references($0, in: resource, patient: patient, base: base) }
+        return paths.contains { references($0, in: resource, patient: patient, bases: bases) }
     }
 
     /// Whether a resource links to the patient although its type is outside the R4
     /// compartment (Device via `Device.patient`).
     public static func linksToPatient(_ resource: JSONValue, patient: String, base: String) -> Bool {
         guard let type = resource["resourceType"]?.string else { return false }
-        return linksToPatient(resource, type: type, patient: patient, base: base)
+        return linksToPatient(resource, type: type, patient: patient, bases: ReferenceBases(base))
     }
 
-    static func linksToPatient(_ resource: JSONValue, type: String, patient: String, base: String) -> Bool {
+    static func linksToPatient(_ resource: JSONValue, type: String, patient: String, bases: ReferenceBases) -> Bool {
         guard let paths = patientLinksBeyondCompartment[type] else { return false }
-        return references(paths, in: resource, patient: patient, base: base)
+        return references(paths, in: resource, patient: patient, bases: bases)
     }
 
     /// Per type, the paths of its `patient` reference parameter that its compartment

@@ -2,10 +2,13 @@
 /// it. Pure: JSON bytes in, a verdict out. Fails closed: anything it cannot parse is
 /// `.unverifiable`, never passed through.
 public struct ResponseGuard: Sendable {
-    public let base: String
+    /// Where references in upstream answers may point: the public base, and the
+    /// upstream's own for servers that write absolute references.
+    public let bases: ReferenceBases
+    public var base: String { bases.primary }
 
-    public init(base: String) {
-        self.base = base
+    public init(base: String, upstreamBase: String? = nil) {
+        bases = ReferenceBases(base, upstream: upstreamBase)
     }
 
     public enum Verdict: Sendable, Equatable {
@@ -110,8 +113,8 @@ public struct ResponseGuard: Sendable {
         if type == "OperationOutcome" { return true }
         if let visible = check.visibleTypes, !visible.contains(type) { return false }
         if let patient = check.patient {
-            let member = ResourceInspector.isInCompartment(resource, type: type, patient: patient, base: base, followPatientLinks: check.followPatientLinks)
-                || ResourceInspector.linksToPatient(resource, type: type, patient: patient, base: base)
+            let member = ResourceInspector.isInCompartment(resource, type: type, patient: patient, bases: bases, followPatientLinks: check.followPatientLinks)
+                || ResourceInspector.linksToPatient(resource, type: type, patient: patient, bases: bases)
                 || check.readableOutsideCompartment.contains(type)
             guard member else { return false }
         }
@@ -143,7 +146,7 @@ public struct ResponseGuard: Sendable {
     func provenanceTargetsOnly(_ resource: JSONValue, _ shown: Set<String>) -> Bool {
         guard let targets = resource["target"], targets.isArray, !targets.elements.isEmpty else { return false }
         return targets.elements.allSatisfy { t in
-            guard let ref = t["reference"]?.string, let parsed = ReferenceValue.parse(ref, base: base), let type = parsed.type else { return false }
+            guard let ref = t["reference"]?.string, let parsed = ReferenceValue.parse(ref, bases: bases), let type = parsed.type else { return false }
             return shown.contains(type + "/" + parsed.id)
         }
     }

@@ -80,6 +80,22 @@ import Testing
         #expect(try member("Patient/a/_history/1", "a"))
     }
 
+    /// An upstream that writes absolute references writes its own base: those name the
+    /// same resources as relative ones. Other servers' URLs never match.
+    @Test func absoluteReferencesUnderTheUpstreamBaseAreItsOwn() {
+        let guardian = ResponseGuard(base: "https://gw.example/r4", upstreamBase: "http://ehr.internal:8080/fhir")
+        let body = bundle([
+            observation("upstream-abs", patient: "x", category: "laboratory", performer: nil).merging(["subject": ["reference": "http://ehr.internal:8080/fhir/Patient/a"]]) { $1 },
+            observation("public-abs", patient: "x", category: "laboratory").merging(["subject": ["reference": "https://gw.example/r4/Patient/a"]]) { $1 },
+            observation("upstream-other", patient: "x", category: "laboratory").merging(["subject": ["reference": "http://ehr.internal:8080/fhir/Patient/b"]]) { $1 },
+            observation("sibling-path", patient: "x", category: "laboratory").merging(["subject": ["reference": "http://ehr.internal:8080/fhir2/Patient/a"]]) { $1 },
+            observation("elsewhere", patient: "x", category: "laboratory").merging(["subject": ["reference": "http://ehr.example:8080/fhir/Patient/a"]]) { $1 },
+        ])
+        #expect(ids(guardian.check(body, against: ResponseCheck(patient: "a")), original: body) == ["upstream-abs", "public-abs"])
+        // Without the upstream base only the public one is known.
+        #expect(ids(self.guardian.check(body, against: ResponseCheck(patient: "a")), original: body) == ["public-abs"])
+    }
+
     /// A type outside the R4 compartment is shown through its `patient` reference
     /// (Device.patient); a type whose `patient` parameter is one of its compartment paths
     /// is not read twice.

@@ -23,7 +23,7 @@ final class RouteRuntime: Sendable {
         self.settings = settings
         self.policy = policy
         evaluator = PolicyEvaluator(policy: policy, baseURL: settings.baseURL)
-        responseGuard = ResponseGuard(base: settings.baseURL)
+        responseGuard = ResponseGuard(base: settings.baseURL, upstreamBase: settings.upstream)
         if case .replace(let file) = settings.upstreamAuthorization {
             upstreamCredential = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         } else {
