@@ -7,6 +7,8 @@ extension Authorizer {
         guard match != .none else { return .deny(.insufficientScope(reason: "missing_search_permission")) }
         var narrowing: [RequestTarget.QueryItem] = []
         var needsCheck = false
+        // Included types that only granular scopes cover: their entries must match them.
+        var includedGranular: [String: [SMARTScope]] = [:]
 
         for p in request.parameters {
             switch p.code {
@@ -15,9 +17,16 @@ extension Authorizer {
                     return .deny(.malformedRequest(reason: "bad_include"))
                 }
                 for t in reached {
-                    guard scopes.matching(context: context, type: t, needed: .read) != .none
-                        || scopes.matching(context: context, type: t, needed: .search) != .none
-                    else { return .deny(.insufficientScope(reason: "include_type_not_granted")) }
+                    switch (scopes.matching(context: context, type: t, needed: .read), scopes.matching(context: context, type: t, needed: .search)) {
+                    case (.none, .none):
+                        return .deny(.insufficientScope(reason: "include_type_not_granted"))
+                    case (.full, _), (_, .full):
+                        includedGranular[t] = nil
+                    case (.granular(let a), .granular(let b)):
+                        includedGranular[t, default: []] += a + b
+                    case (.granular(let a), .none), (.none, .granular(let a)):
+                        includedGranular[t, default: []] += a
+                    }
                 }
                 needsCheck = needsCheck || patient != nil
             case "_has":
@@ -60,6 +69,10 @@ extension Authorizer {
                 needsCheck = true
             }
             granular[type] = granted
+        }
+        // A type the search matches fully stays full even when it is also included.
+        for (t, granted) in includedGranular where t != type || granular[type] != nil {
+            granular[t] = Array(Set(granted + (granular[t] ?? [])))
         }
         // A type's history takes no search parameters in FHIR (only `_since`, `_at`,
         // `_count`, `_list`): a server may ignore the narrowing, so every entry is checked.
