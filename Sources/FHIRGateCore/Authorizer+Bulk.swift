@@ -22,7 +22,8 @@ extension Authorizer {
 
     func decideExport(_ request: FHIRRequest, token: AccessToken, context: SMARTScope.Context) -> PolicyDecision {
         let bulk = settings.bulk
-        guard bulk.contexts.contains(context) else { return .deny(.insufficientScope(reason: "bulk_export_context")) }
+        // Never under patient/ scopes: `Patient/$export` is every patient's data.
+        guard context != .patient, bulk.contexts.contains(context) else { return .deny(.insufficientScope(reason: "bulk_export_context")) }
         if let clients = bulk.clients, !(token.clientID.map(clients.contains) ?? false) {
             return .deny(.insufficientScope(reason: "bulk_export_client"))
         }

@@ -116,6 +116,20 @@ import Testing
         #expect(e.contains { $0.hasPrefix("6:9 duplicate data rule id 'restricted'") }, "\(e)")
     }
 
+    @Test func bulkExportIsNeverOpenToPatientScopes() {
+        let e = errors("""
+        bulk_export:
+          contexts: [system, patient]
+        """)
+        #expect(e.contains { $0.hasPrefix("2:22 'bulk_export.contexts' cannot include patient") }, "\(e)")
+        // And the decision refuses it even if settings say otherwise.
+        let authorizer = Authorizer(settings: .init(baseURL: "https://gw.example/r4", bulk: .init(contexts: [.patient, .system])))
+        let request = FHIRRequest(method: .GET, interaction: .operationType, resourceType: "Patient", operation: "export")
+        let token = AccessToken(issuer: "https://as.example", subject: "u", clientID: "app", scopes: GrantedScopes("patient/*.read"), patient: "p1",
+                                expiresAt: 4_102_444_800, tokenHash: "0")
+        #expect(authorizer.decide(request, token: token).effect == .deny(.insufficientScope(reason: "bulk_export_context")))
+    }
+
     @Test func theShippedPoliciesLoad() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for name in ["g10-patient-facing", "g10-provider-facing", "bulk-export"] {

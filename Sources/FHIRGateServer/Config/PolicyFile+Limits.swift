@@ -58,7 +58,15 @@ extension PolicyFile {
     mutating func readBulkExport(_ top: MappingReader, doc: YAMLDocument) {
         guard let b = doc.mapping(top.node("bulk_export"), at: "bulk_export",
                                   keys: ["contexts", "clients", "groups", "max_concurrent_jobs_per_client", "job_ttl_hours"]) else { return }
-        if let items = b.stringItems("contexts") { bulkExport.settings.contexts = contexts(items, doc: doc, path: "bulk_export.contexts") }
+        if let items = b.stringItems("contexts") {
+            bulkExport.settings.contexts = contexts(items, doc: doc, path: "bulk_export.contexts")
+            // An export cannot be held to one patient (no `patient` parameter by GET, and
+            // Patient/$export means every patient): patient/ tokens may not start one.
+            for (c, node) in items where c == SMARTScope.Context.patient.rawValue {
+                doc.report(node, "'bulk_export.contexts' cannot include patient: an export cannot be held to the patient in context",
+                           hint: "system (backend services) or user")
+            }
+        }
         if let clients = b.stringList("clients") { bulkExport.settings.clients = Set(clients) }
         if let groups = b.stringList("groups") { bulkExport.settings.groups = Set(groups) }
         bulkExport.maxConcurrentJobsPerClient = b.int("max_concurrent_jobs_per_client", range: 1...1000) ?? bulkExport.maxConcurrentJobsPerClient
