@@ -31,6 +31,20 @@ import Testing
         }
     }
 
+    /// `unverified_types` trusts the upstream for that type's own resources only.
+    @Test func unverifiedTypesDropTheirOwnCheckButNotAnIncludes() {
+        var p = Policy(name: "t")
+        p.patientScopes.unverifiedTypes = ["Observation"]
+        let scope = "patient/Observation.rs patient/Patient.rs patient/Provenance.rs"
+        #expect(decide("/Observation/o1", scope: scope, patient: "p1", policy: p).responseCheck == nil)
+        #expect(decide("/Observation/o1", scope: scope, patient: "p1", policy: Policy(name: "none")).responseCheck != nil)
+        let included = decide("/Observation?_revinclude=Provenance:target", scope: scope, patient: "p1", policy: p)
+        #expect(included.isAllowed && included.responseCheck?.patient == "p1")
+        // Granular scopes are never opted out.
+        let granular = decide("/Observation/o1", scope: "patient/Observation.rs?category=laboratory", patient: "p1", policy: p)
+        #expect(granular.responseCheck != nil)
+    }
+
     @Test func defaultDenyWhenRulesAreListedAndNoneAllows() {
         let p = policy([PolicyRule(id: "reads", codes: ["read"], effect: .allow)])
         #expect(decide("/Observation/o1", scope: "user/*.rs", policy: p).isAllowed)

@@ -52,7 +52,10 @@ public struct PolicyEngine: Sendable {
                !request.parameters.contains(where: { PatientCompartment.bindingParameters(for: type).contains($0.code) }) {
                 deny(.forbidden(reason: "policy_patient_parameter_required"), id: "patient_scopes")
             }
-            if policy.patientScopes.unverifiedTypes.contains(type), result.responseCheck?.granular.isEmpty == true {
+            // The opt-out trusts the upstream for this type's own resources; what an
+            // `_include`/`_revinclude` brings is of other types and stays checked.
+            if policy.patientScopes.unverifiedTypes.contains(type), result.responseCheck?.granular.isEmpty == true,
+               !request.parameters.contains(where: { $0.code == "_include" || $0.code == "_revinclude" }) {
                 result.responseCheck = nil
             }
         }
