@@ -14,6 +14,9 @@ extension Authorizer {
             if request.interaction == .conditionalCreate {
                 // The criteria search runs upstream with no narrowing: keep it to this patient.
                 if let denial = checkBinding(request.conditionalCriteria, type: type, patient: patient) { return denial }
+                if request.conditionalCriteria.contains(where: { $0.code == "_has" || $0.chain != nil }) {
+                    return .deny(.insufficientScope(reason: "chain_under_patient_scope"))
+                }
             }
             return .allow("patient_create", context: context, responseCheck: strict)
         case .update, .patch, .delete:

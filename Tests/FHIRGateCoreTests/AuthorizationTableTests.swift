@@ -159,6 +159,8 @@ enum DecisionTable {
         // Conditional create matching by identifier must stay in the compartment.
         DecisionCase("POST", "/Observation", "patient/Observation.cs", patient: p, body: #"{"resourceType":"Observation","subject":{"reference":"Patient/p1"}}"#, ifNoneExist: "identifier=x&patient=p2", .deny(403, "other_patient")),
         DecisionCase("POST", "/Observation", "patient/Observation.cs", patient: p, body: #"{"resourceType":"Observation","subject":{"reference":"Patient/p1"}}"#, ifNoneExist: "identifier=x&patient=p1", .checked),
+        DecisionCase("POST", "/Observation", "patient/Observation.cs", patient: p, body: #"{"resourceType":"Observation","subject":{"reference":"Patient/p1"}}"#, ifNoneExist: "encounter.status=finished&patient=p1", .deny(403, "chain_under_patient_scope")),
+        DecisionCase("POST", "/Observation", "patient/Observation.cs", patient: p, body: #"{"resourceType":"Observation","subject":{"reference":"Patient/p1"}}"#, ifNoneExist: "_has:Observation:has-member:code=x&patient=p1", .deny(403, "chain_under_patient_scope")),
         // Create bodies.
         DecisionCase("POST", "/Observation", "user/Observation.c", body: #"{"resourceType":"Condition"}"#, .deny(400, "body_type_mismatch")),
         DecisionCase("POST", "/Observation", "user/Observation.c", body: "not json", .deny(400, "body_not_fhir_json")),
