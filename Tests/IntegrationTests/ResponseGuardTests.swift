@@ -22,6 +22,13 @@ extension IntegrationSuite {
             #expect(bObs.status == 404 && missing.status == 404)
             #expect(bObs.body == missing.body)
             #expect(try await f.client.send(.GET, "\(f.base)/Encounter/enc-pat-b", token: a).status == 404)
+            // HEAD answers as GET would, headers only: no existence oracle, no metadata.
+            let bHead = try await f.client.send(.HEAD, "\(f.base)/Observation/obs-vital-pat-b", token: a)
+            #expect(bHead.status == 404 && bHead.headers.first(name: "ETag") == nil && bHead.body.isEmpty)
+            let aHead = try await f.client.send(.HEAD, "\(f.base)/Observation/obs-vital-pat-a", token: a)
+            let aGet = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a", token: a)
+            #expect(aHead.status == 200 && aHead.body.isEmpty)
+            #expect(aHead.headers.first(name: "Content-Length") == String(aGet.body.count))
             #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-b/_history/1", token: a).status == 404)
             #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-b-focus-a", token: a).status == 404)
             // Instance history of B's resource: the same 404 as a resource that never existed.

@@ -30,7 +30,10 @@ struct ForwardPhase {
             if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
         }
 
-        var upstream = UpstreamRequest(url: url, method: ctx.head.method)
+        // A HEAD whose answer must be checked is a GET upstream: the guard decides on the
+        // body, and the client gets the headers of what it decided (another patient's
+        // resource answers HEAD with the same 404 as GET).
+        var upstream = UpstreamRequest(url: url, method: ctx.isHead && decision?.responseCheck != nil ? .GET : ctx.head.method)
         var headers = HopByHop.strip(ctx.head.headers, alsoDropping: Self.replacedRequestHeaders)
         Self.addIdentity(to: &headers, ctx, route: route)
         if request.interaction == .conditionalCreate {

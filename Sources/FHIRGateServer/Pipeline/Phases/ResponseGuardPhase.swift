@@ -18,7 +18,7 @@ struct ResponseGuardPhase {
         headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
 
         let check = ctx.decision?.responseCheck
-        guard ctx.responseIsProcessed, !ctx.isHead, (200..<300).contains(Int(upstream.status.code)) else {
+        guard ctx.responseIsProcessed, !ctx.isHead || check != nil, (200..<300).contains(Int(upstream.status.code)) else {
             if check != nil, !(200..<300).contains(Int(upstream.status.code)) {
                 // Error answers may carry an OperationOutcome only; anything else is not ours to show.
                 if upstream.status == .notFound || upstream.status == .gone { throw .notFound(reason: "upstream_not_found") }
