@@ -48,6 +48,30 @@ extension IntegrationSuite {
         }
     }
 
+    @Test func anAnnouncedBodyIsInvitedWith100Continue() async throws {
+        try await GatewayFixture.with { f in
+            let token = try f.token("system/*.rs")
+            let body = "patient=pat-a"
+            let head = "POST /r4/Observation/_search HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\n"
+            let raw = try await RawTLSConnection(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM)
+            let received = raw.startReading()
+            try await raw.send(head + "Content-Length: \(body.utf8.count)\r\n\r\n")
+            // Invited before a byte of the body is sent (a client would wait a second).
+            #expect(await received.waitFor("HTTP/1.1 100 Continue\r\n\r\n", timeout: .seconds(3)), "\(received.text)")
+            try await raw.send(body)
+            #expect(await received.waitFor("HTTP/1.1 200 OK", timeout: .seconds(5)), "\(received.text)")
+            await raw.close()
+            // A body declared too large is refused at once, never invited.
+            let big = try await RawTLSConnection(port: f.gateway.port, caPEM: f.env.pki.caCertificatePEM)
+            let refused = big.startReading()
+            try await big.send(head + "Content-Length: 999999999\r\n\r\n")
+            #expect(await refused.waitFor("HTTP/1.1 413", timeout: .seconds(3)), "\(refused.text)")
+            #expect(!refused.text.contains("100 Continue"))
+            await big.close()
+        }
+    }
+
     @Test func requestIDIsKeptOrGeneratedAndForwarded() async throws {
         try await GatewayFixture.with { f in
             let token = try f.token("system/*.rs")

@@ -110,7 +110,16 @@ final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let collector = RequestBodyCollector(head: head, maxBytes: maxBodyBytes)
             // A body declared too large is refused before any of it is read.
-            if collector.refusal != nil { start(head, collector) } else { state = .receiving(head, collector) }
+            if collector.refusal != nil {
+                start(head, collector)
+                return
+            }
+            state = .receiving(head, collector)
+            // A client waiting for `100 Continue` (curl for bodies over 1 KB) would
+            // otherwise wait a second before sending the body it announced.
+            if head.headers.contains(where: { ASCIICase.equal($0.name, "expect") && ASCIICase.equal($0.value, "100-continue") }) {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case .body(var chunk):
             guard case .receiving(let head, var collector) = state else { return }
             state = .idle // the collector's buffer is then unique: appending does not copy it

@@ -59,7 +59,7 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
             return
         }
         switch unwrapOutboundIn(data) {
-        case .head: responseInFlight = true
+        case .head(let head): responseInFlight = head.status.code >= 200 // not after `100 Continue`
         case .end: responseInFlight = false
         case .body: break
         }

@@ -96,6 +96,19 @@ final class RawTLSConnection: @unchecked Sendable {
         }
     }
 
+    /// Reads in the background from now on (use instead of `readUntilClose`): for
+    /// exchanges that wait on what the gateway sends before the request is complete.
+    func startReading() -> ReceivedText {
+        let inbound = channel.inbound
+        let received = ReceivedText()
+        Task {
+            do {
+                for try await chunk in inbound { received.append(String(buffer: chunk)) }
+            } catch {}
+        }
+        return received
+    }
+
     /// NIO requires the outbound writer to be finished before the channel wrapper goes
     /// away (a debug-build precondition): every exit path finishes it.
     func close() async {
@@ -115,4 +128,14 @@ final class ReceivedText: @unchecked Sendable {
     private var value = ""
     var text: String { lock.withLock { value } }
     func append(_ more: String) { lock.withLock { value += more } }
+
+    /// Whether `marker` arrives within `timeout`.
+    func waitFor(_ marker: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if text.contains(marker) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return text.contains(marker)
+    }
 }

@@ -10,6 +10,8 @@ struct ForwardPhase {
     static let replacedRequestHeaders = [
         "host", "content-length", "authorization", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
         "x-request-id", "if-none-exist", "x-real-ip",
+        // The gateway met the client's expectation itself; the body goes upstream whole.
+        "expect",
     ]
 
     func run(_ ctx: inout RequestContext) async throws(GatewayError) -> UpstreamResponse {
