@@ -48,7 +48,8 @@ extension GatewayError {
         }
     }
 
-    /// Machine-readable reason for the audit record and metrics; never sent to clients.
+    /// Machine-readable reason for the audit record and metrics; sent to clients only as
+    /// `clientReason` allows.
     public var reason: String {
         switch self {
         case .malformedRequest(let r), .invalidAuthorizationHeader(let r), .invalidToken(let r),
@@ -63,7 +64,8 @@ extension GatewayError {
         }
     }
 
-    /// What the client is told. Deliberately generic.
+    /// What the client is told in words. Deliberately generic: the reason code, where
+    /// one is shown, says the rest.
     public var clientMessage: String {
         switch self {
         case .malformedRequest: "The request is malformed or ambiguous and was not processed."
@@ -98,8 +100,23 @@ extension GatewayError {
         }
     }
 
+    /// The reason the client is shown: only for answers decided from the client's own
+    /// request. Never for 401 (what was wrong with a token is the issuer's business and
+    /// names claims), 404 (a hidden resource must look exactly like a missing one), or
+    /// 5xx (the upstream's and the gateway's internals).
+    public var clientReason: String? {
+        switch self {
+        case .malformedRequest, .invalidAuthorizationHeader, .insufficientScope, .forbidden, .methodNotAllowed, .notAcceptable,
+             .payloadTooLarge, .throttled, .headersTooLarge, .requestTimeout:
+            // A policy rule's id is the clinic's own naming: the client learns that a rule denied it.
+            reason.hasPrefix("policy_rule:") ? "policy_rule" : reason
+        case .missingToken, .invalidToken, .notFound, .internalError, .upstreamUnavailable, .serviceUnavailable, .upstreamTimeout:
+            nil
+        }
+    }
+
     /// The response body: a FHIR OperationOutcome.
     public var operationOutcome: OperationOutcome {
-        OperationOutcome(severity: status >= 500 ? "error" : "error", code: issueCode, diagnostics: clientMessage)
+        OperationOutcome(code: issueCode, diagnostics: clientMessage, reason: clientReason)
     }
 }

@@ -1,18 +1,26 @@
 /// A minimal FHIR R4 OperationOutcome with one issue, serialized by hand so that error
 /// paths allocate little and never echo request data.
 public struct OperationOutcome: Sendable, Equatable {
+    /// The code system of the gateway's reason codes (`issue.details.coding`).
+    public static let reasonSystem = "urn:fhirgate:reason"
+
     public var severity: String
     public var code: String
     public var diagnostics: String
+    /// The gateway's machine-readable reason, for answers about the client's own request
+    /// (an app vendor can act on `other_patient` or `policy_search_parameter_not_allowed`).
+    public var reason: String?
 
-    public init(severity: String = "error", code: String, diagnostics: String) {
+    public init(severity: String = "error", code: String, diagnostics: String, reason: String? = nil) {
         self.severity = severity
         self.code = code
         self.diagnostics = diagnostics
+        self.reason = reason
     }
 
     public var json: String {
-        "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"\(JSONText.escape(severity))\",\"code\":\"\(JSONText.escape(code))\",\"diagnostics\":\"\(JSONText.escape(diagnostics))\"}]}"
+        let details = reason.map { ",\"details\":{\"coding\":[{\"system\":\"\(Self.reasonSystem)\",\"code\":\"\(JSONText.escape($0))\"}]}" } ?? ""
+        return "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"\(JSONText.escape(severity))\",\"code\":\"\(JSONText.escape(code))\"\(details),\"diagnostics\":\"\(JSONText.escape(diagnostics))\"}]}"
     }
 }
 
