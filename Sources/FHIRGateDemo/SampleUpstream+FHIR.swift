@@ -19,7 +19,8 @@ extension SampleUpstream {
 
         // Test behaviours behind ordinary FHIR paths, so they pass the gateway's
         // classifier: Binary/bytes-N streams N bytes, Binary/slow-MS answers after MS
-        // milliseconds, Binary/hang never answers, Binary/echo describes the request.
+        // milliseconds, Binary/hang never answers, Binary/echo describes the request,
+        // Binary/fail-CODE fails with CODE and an exception's text.
         if segments.count == 2, segments[0] == "Binary", head.method == .GET {
             let id = segments[1]
             if id.hasPrefix("bytes-"), let n = Int(id.dropFirst(6)) {
@@ -33,6 +34,14 @@ extension SampleUpstream {
             }
             if id == "hang" {
                 try await Task.sleep(for: .seconds(3600))
+                return
+            }
+            if id.hasPrefix("fail-"), let code = Int(id.dropFirst(5)), (400..<600).contains(code) {
+                // What a failing EHR sends: its exception, its internals.
+                try await send(HTTPResponseStatus(statusCode: code),
+                               json: ["resourceType": "OperationOutcome", "issue": [["severity": "fatal", "code": "exception",
+                                      "diagnostics": "java.lang.NullPointerException at org.ehr.internal.DbPool.get(DbPool.java:42) host=db-7.ehr.internal"]]],
+                               head: head, outbound: outbound, extraHeaders: code == 503 ? [("Retry-After", "30")] : [])
                 return
             }
             if id == "echo" {

@@ -27,6 +27,26 @@ extension IntegrationSuite {
         }
     }
 
+    /// An upstream's failure is described by the gateway: its exception text and host
+    /// names never reach the client; 4xx answers (the client's own mistakes) pass.
+    @Test func upstreamFailuresAreTheGatewaysToDescribe() async throws {
+        try await GatewayFixture.with { f in
+            let token = try f.token("user/*.rs")
+            for (code, expected) in [(500, 502), (502, 502), (501, 502), (503, 503), (504, 504)] {
+                let r = try await f.client.send(.GET, "\(f.base)/Binary/fail-\(code)", token: token)
+                #expect(r.status == expected && r.json["resourceType"] as? String == "OperationOutcome", "\(code)")
+                #expect(!r.text.contains("NullPointer") && !r.text.contains("ehr.internal"), "\(code)")
+                #expect((r.headers.first(name: "Retry-After") == "30") == (code == 503), "\(code)")
+            }
+            let direct = try await f.client.send(.GET, "http://127.0.0.1:\(f.upstreamPort)/fhir/Binary/fail-500")
+            #expect(direct.text.contains("NullPointer")) // the upstream did send it
+            let bad = try await f.client.send(.GET, "\(f.base)/Binary/fail-400", token: token)
+            #expect(bad.status == 400 && bad.text.contains("NullPointer"))
+            for _ in 0..<50 where !f.env.auditLines.contains(where: { $0.contains("upstream_status_500") }) { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(f.env.auditLines.contains { $0.contains("\"upstream_status\":500") && $0.contains("\"reason\":\"upstream_status_500\"") })
+        }
+    }
+
     @Test func aResetMidResponseClosesTheClientConnection() async throws {
         let upstream = try await RawUpstream { writer, channel in
             try await writer.write(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: 100000\r\n\r\n"))

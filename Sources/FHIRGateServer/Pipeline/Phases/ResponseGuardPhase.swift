@@ -12,6 +12,7 @@ struct ResponseGuardPhase {
 
     func run(_ ctx: inout RequestContext, upstream: UpstreamResponse) async throws(GatewayError) -> GatewayResponse {
         guard let route = ctx.route else { throw .internalError(reason: "guard_before_route") }
+        if upstream.status.code >= 500 { return Self.upstreamFailure(&ctx, upstream, realm: route.realm) }
         var headers = HopByHop.strip(upstream.headers)
         Self.rewriteLocations(&headers, route: route)
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
@@ -74,6 +75,26 @@ struct ResponseGuardPhase {
             }
             throw .upstreamUnavailable(reason: "guard_unparseable")
         }
+    }
+
+    /// An upstream failure is the gateway's to describe: what the upstream wrote (an
+    /// exception's message, an error page) names its internals. The status says what
+    /// kind of failure it was; a 503's numeric `Retry-After` is kept for the client.
+    static func upstreamFailure(_ ctx: inout RequestContext, _ upstream: UpstreamResponse, realm: String) -> GatewayResponse {
+        let code = Int(upstream.status.code)
+        let reason = "upstream_status_\(code)"
+        let error: GatewayError = switch code {
+        case 503: .serviceUnavailable(reason: reason)
+        case 504: .upstreamTimeout(reason: reason)
+        default: .upstreamUnavailable(reason: reason)
+        }
+        ctx.failureReason = reason
+        var response = GatewayResponse.error(error, realm: realm, requestID: ctx.requestID)
+        if code == 503, let retry = upstream.headers.first(name: "retry-after"), (1...9).contains(retry.utf8.count),
+           retry.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            response.headers.replaceOrAdd(name: "Retry-After", value: retry)
+        }
+        return response
     }
 
     /// `Location`/`Content-Location` pointing at the upstream become public URLs.
