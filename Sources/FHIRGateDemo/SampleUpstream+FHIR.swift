@@ -48,7 +48,8 @@ extension SampleUpstream {
                 var headers: [String: String] = [:]
                 for (n, v) in head.headers { headers[n.lowercased()] = headers[n.lowercased()].map { $0 + ", " + v } ?? v }
                 try await send(.ok, json: ["resourceType": "Binary", "id": "echo", "method": head.method.rawValue, "uri": head.uri, "headers": headers],
-                               head: head, outbound: outbound, extraHeaders: [("Connection", "X-Upstream-Hop"), ("X-Upstream-Hop", "1"), ("Proxy-Authenticate", "Basic")])
+                               head: head, outbound: outbound, extraHeaders: [("Connection", "X-Upstream-Hop"), ("X-Upstream-Hop", "1"), ("Proxy-Authenticate", "Basic"),
+                                                                ("Server", "EHR/9.1 (Linux)"), ("X-Powered-By", "HAPI FHIR 6.0.0 REST Server")])
                 return
             }
         }

@@ -38,6 +38,9 @@ extension IntegrationSuite {
                 #expect(!r.text.contains("NullPointer") && !r.text.contains("ehr.internal"), "\(code)")
                 #expect((r.headers.first(name: "Retry-After") == "30") == (code == 503), "\(code)")
             }
+            // Nor does its software's name on a success.
+            let ok = try await f.client.send(.GET, "\(f.base)/Binary/echo", token: token)
+            #expect(ok.status == 200 && ok.headers.first(name: "Server") == nil && ok.headers.first(name: "X-Powered-By") == nil)
             let direct = try await f.client.send(.GET, "http://127.0.0.1:\(f.upstreamPort)/fhir/Binary/fail-500")
             #expect(direct.text.contains("NullPointer")) // the upstream did send it
             let bad = try await f.client.send(.GET, "\(f.base)/Binary/fail-400", token: token)

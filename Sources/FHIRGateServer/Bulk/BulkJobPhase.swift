@@ -89,7 +89,7 @@ struct BulkJobPhase {
         } catch {
             throw .serviceUnavailable(reason: "bulk_job_store_unavailable")
         }
-        var headers = HopByHop.strip(upstream.headers)
+        var headers = HopByHop.strip(upstream.headers, alsoDropping: ResponseGuardPhase.upstreamIdentityHeaders)
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         headers.replaceOrAdd(name: "Content-Length", value: String(rewritten.count))
         headers.remove(name: "ETag")
@@ -128,7 +128,7 @@ struct BulkJobPhase {
             throw .serviceUnavailable(reason: "bulk_job_store_unavailable")
         }
         ctx.bulkJob = job
-        var headers = HopByHop.strip(upstream.headers)
+        var headers = HopByHop.strip(upstream.headers, alsoDropping: ResponseGuardPhase.upstreamIdentityHeaders)
         headers.replaceOrAdd(name: "Content-Location", value: route.settings.baseURL + "/" + BulkExportJob.statusSegment + "/" + job.id)
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
         headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")

@@ -7,13 +7,17 @@ import NIOHTTP1
 /// public base); responses the decision marked for checking are buffered up to a limit,
 /// checked, and hidden (404), trimmed, or refused (502) — never passed unchecked.
 struct ResponseGuardPhase {
+    /// Response headers that name the upstream's software and version (as nginx hides
+    /// `Server`): internals a client has no use for.
+    static let upstreamIdentityHeaders = ["server", "x-powered-by"]
+
     let maxCheckedBytes: Int
     let signer: PageLinkSigner
 
     func run(_ ctx: inout RequestContext, upstream: UpstreamResponse) async throws(GatewayError) -> GatewayResponse {
         guard let route = ctx.route else { throw .internalError(reason: "guard_before_route") }
         if upstream.status.code >= 500 { return Self.upstreamFailure(&ctx, upstream, realm: route.realm) }
-        var headers = HopByHop.strip(upstream.headers)
+        var headers = HopByHop.strip(upstream.headers, alsoDropping: Self.upstreamIdentityHeaders)
         Self.rewriteLocations(&headers, route: route)
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
         headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
