@@ -5,6 +5,16 @@ import NIOHTTP1
 /// The FHIR side of the sample upstream: a deliberately naive server (it answers what
 /// it is asked, for any patient) so that everything the gateway must filter shows up.
 extension SampleUpstream {
+    /// `_elements` as HAPI applies it: the listed top-level elements, plus id and meta.
+    static func subset(_ resource: [String: Any]) -> (String) -> [String: Any] {
+        { list in subset(resource, list) }
+    }
+
+    static func subset(_ resource: [String: Any], _ list: String) -> [String: Any] {
+        let keep = Set(list.split(separator: ",").map(String.init)).union(["resourceType", "id", "meta"])
+        return resource.filter { keep.contains($0.key) }
+    }
+
     func respond(_ head: HTTPRequestHead, body: ByteBuffer, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, port: Int) async throws {
         var path = String(head.uri.prefix { $0 != "?" })
         let query = head.uri.firstIndex(of: "?").map { String(head.uri[head.uri.index(after: $0)...]) } ?? ""
@@ -75,7 +85,8 @@ extension SampleUpstream {
                            head: head, outbound: outbound)
         case (.GET, 2), (.HEAD, 2):
             if let r = store.withLock({ $0.find(segments[0], segments[1]) }) {
-                try await send(.ok, json: r, head: head, outbound: outbound, extraHeaders: [("ETag", Self.etag(r))])
+                let shown = params.first { $0.0 == "_elements" }.map { Self.subset(r, $0.1) } ?? r
+                try await send(.ok, json: shown, head: head, outbound: outbound, extraHeaders: [("ETag", Self.etag(r))])
             } else {
                 try await send(.notFound, json: outcome("not-found"), head: head, outbound: outbound)
             }
@@ -128,7 +139,8 @@ extension SampleUpstream {
             let count = params.first { $0.0 == "_count" }.flatMap { Int($0.1) } ?? 50
             let offset = params.first { $0.0 == "_getpagesoffset" }.flatMap { Int($0.1) } ?? 0
             let pageMatches = Array(matches.dropFirst(offset).prefix(count))
-            var page: [[String: Any]] = pageMatches.map { ["fullUrl": "\(base)/\(type)/\($0["id"] as? String ?? "")", "resource": $0, "search": ["mode": "match"]] }
+            let elements = params.first { $0.0 == "_elements" }?.1
+            var page: [[String: Any]] = pageMatches.map { elements.map(Self.subset($0)) ?? $0 }.map { ["fullUrl": "\(base)/\(type)/\($0["id"] as? String ?? "")", "resource": $0, "search": ["mode": "match"]] }
             if params.contains(where: { $0.0 == "_revinclude" && $0.1 == "Provenance:target" }) {
                 let ids = Set(pageMatches.map { "\(type)/\($0["id"] as? String ?? "")" })
                 for p in store.withLock({ $0.byType["Provenance"] ?? [] }) {

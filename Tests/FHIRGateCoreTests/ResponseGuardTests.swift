@@ -181,3 +181,23 @@ import Testing
         #expect(check(#"{"op":"add"}"#) == "patch_not_json_patch")
     }
 }
+
+/// What the guard reads of each type, for `_elements`.
+@Suite struct CheckedElementsTests {
+    @Test func theElementsTheGuardReadsAreAdded() throws {
+        let patient = ResponseCheck(patient: "a")
+        #expect(Set(patient.elementsRead(on: "Observation")) == ["subject", "performer"])
+        #expect(Set(patient.elementsRead(on: "Device")) == ["patient"])
+        #expect(patient.elementsRead(on: "Patient").isEmpty) // its id, always returned
+        #expect(patient.elementsValue("code,subject", type: "Observation") == "code,subject,performer")
+        #expect(patient.elementsValue("subject, performer", type: "Observation") == "subject, performer")
+        let lab = try #require(SMARTScope.parse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"))
+        var granular = ResponseCheck(patient: nil, granular: ["Observation": [lab]])
+        #expect(granular.elementsRead(on: "Observation") == ["category"])
+        granular.deniedSecurityLabels = ["http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R"]
+        #expect(granular.elementsRead(on: "Observation") == ["category", "meta"])
+        var linked = ResponseCheck(patient: "a")
+        linked.followPatientLinks = true
+        #expect(linked.elementsRead(on: "Patient") == ["link"])
+    }
+}

@@ -116,6 +116,14 @@ extension IntegrationSuite {
                 url = link(page, "next")
             }
             #expect(Set(seen) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a"])
+            // `_elements` keeps what the guard reads (subject, category): the subset is
+            // shown, not withheld for want of them; another patient's still is.
+            let subset = try await f.client.send(.GET, "\(f.base)/Observation/obs-lab-0-pat-a?_elements=code", token: labs)
+            #expect(subset.status == 200 && subset.json["code"] != nil && subset.json["valueQuantity"] == nil, "\(subset.text)")
+            #expect(f.upstream.requestLog.contains { $0.contains("_elements=code%2Csubject%2Cperformer%2Ccategory") || $0.contains("_elements=code,subject,performer,category") })
+            #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a?_elements=code", token: labs).status == 404)
+            let subsetPage = try await f.client.send(.GET, "\(f.base)/Observation?_elements=code", token: labs)
+            #expect(Set(entryIDs(subsetPage)) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a"])
             let all = try await f.client.send(.GET, "\(f.base)/Observation", token: both)
             #expect(Set(entryIDs(all)) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a", "obs-vital-pat-a"])
         }

@@ -6,6 +6,12 @@ import NIOHTTP1
 /// Phase 6: sends the request upstream, rebuilt from the parsed form (never the raw
 /// target), through the route's connection pool, and returns the streaming response.
 struct ForwardPhase {
+    /// `_elements` under a response check: widened by what the guard reads.
+    static func keepingCheckedElements(_ items: [RequestTarget.QueryItem], request: FHIRRequest, check: ResponseCheck?) -> [RequestTarget.QueryItem] {
+        guard let check, let type = request.resourceType, items.contains(where: { $0.name == "_elements" }) else { return items }
+        return items.map { $0.name == "_elements" ? .init(name: "_elements", value: check.elementsValue($0.value, type: type)) : $0 }
+    }
+
     /// Request headers the gateway sets itself or must not pass on.
     static let replacedRequestHeaders = [
         "host", "content-length", "authorization", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
@@ -28,7 +34,8 @@ struct ForwardPhase {
             url = fixed
         } else {
             for segment in request.pathSegments { url += "/" + PercentEncoding.encode(segment, inPath: true) }
-            let queryItems = decision?.upstreamQuery ?? (target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : []))
+            let queryItems = Self.keepingCheckedElements(decision?.upstreamQuery ?? (target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : [])),
+                                                         request: request, check: decision?.responseCheck)
             if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
         }
 
@@ -60,7 +67,7 @@ struct ForwardPhase {
         upstream.headers = headers
 
         if let form = ctx.formItems {
-            let text = PercentEncoding.query(form + (decision?.narrowing ?? []))
+            let text = PercentEncoding.query(Self.keepingCheckedElements(form + (decision?.narrowing ?? []), request: request, check: decision?.responseCheck))
             upstream.body = ByteBuffer(string: text)
             upstream.headers.replaceOrAdd(name: "Content-Type", value: "application/x-www-form-urlencoded")
         } else if ctx.body.readableBytes > 0 {
