@@ -1,3 +1,4 @@
+import FHIRGateCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -62,16 +63,14 @@ struct AdminListener {
             let snapshot = runtime.snapshot
             let items = snapshot.routes.compactMap { route -> String? in
                 guard let p = route.policy else { return nil }
-                return "{\"route\":\"\(route.settings.name)\",\"file\":\"\(p.file)\",\"name\":\"\(p.name)\",\"hash\":\"\(p.contentHash)\"}"
+                // Names and paths are the operator's text: escaped like everything else written as JSON.
+                return "{\"route\":\"\(JSONText.escape(route.settings.name))\",\"file\":\"\(JSONText.escape(p.file))\",\"name\":\"\(JSONText.escape(p.name))\",\"hash\":\"\(p.contentHash)\"}"
             }
             let error = runtime.lastReloadError.withLock { $0 }
-            let errorJSON = error.map { "\"\(FHIRGateCoreEscape.escape($0))\"" } ?? "null"
+            let errorJSON = error.map { "\"\(JSONText.escape($0))\"" } ?? "null"
             return (.ok, "application/json", "{\"policies\":[\(items.joined(separator: ","))],\"last_reload_error\":\(errorJSON)}\n")
         default:
             return (.notFound, "text/plain", "not found\n")
         }
     }
 }
-
-import FHIRGateCore
-typealias FHIRGateCoreEscape = JSONText
