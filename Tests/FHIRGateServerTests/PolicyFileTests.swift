@@ -116,6 +116,23 @@ import Testing
         #expect(e.contains { $0.hasPrefix("6:9 duplicate data rule id 'restricted'") }, "\(e)")
     }
 
+    /// A repeated key is named where it repeats, not at the top of the file.
+    @Test func aDuplicateKeyIsReportedAtItsRepeat() {
+        let e = errors("""
+        name: t
+        search:
+          common: [_count]
+          types:
+            Observation:
+              parameters: [code]
+              parameters: [date]
+          common: [_id]
+        """)
+        // Yams stops at the first mapping with a repeat (the innermost, composed first).
+        #expect(e.contains { $0.hasPrefix("7:7 duplicate key 'parameters'") }, "\(e)")
+        #expect(!e.contains { $0.hasPrefix("1:1") }, "\(e)")
+    }
+
     @Test func bulkExportIsNeverOpenToPatientScopes() {
         let e = errors("""
         bulk_export:

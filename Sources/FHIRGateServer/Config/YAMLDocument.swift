@@ -25,6 +25,12 @@ final class YAMLDocument {
             switch error {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
                 report(line: mark.line, column: mark.column, "YAML syntax: \(problem)", hint: "check indentation and quoting")
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                // Yams marks the mapping (or the first occurrence); the line to fix is the repeat.
+                for key in duplicates.sorted() {
+                    let at = Self.repeatedKey(key, in: text, from: context.mark.line) ?? (context.mark.line, context.mark.column)
+                    report(line: at.line, column: at.column, "duplicate key '\(key)'", hint: "each key may appear once in a mapping")
+                }
             default:
                 report(line: 1, column: 1, "YAML: \(error)")
             }
@@ -33,6 +39,25 @@ final class YAMLDocument {
             report(line: 1, column: 1, "YAML: \(error)")
             return nil
         }
+    }
+
+    /// The line and column of the second `key:` at the indentation of its first, from
+    /// line `start` (1-based) on.
+    static func repeatedKey(_ key: String, in text: String, from start: Int) -> (line: Int, column: Int)? {
+        var firstColumn: Int?
+        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where offset + 1 >= start {
+            let indent = line.prefix { $0 == " " }.count
+            var rest = line.dropFirst(indent)
+            if rest.hasPrefix("- ") { rest = rest.dropFirst(2) }
+            let column = line.count - rest.count + 1
+            guard rest.hasPrefix(key + ":") || rest.hasPrefix("\"\(key)\":") || rest.hasPrefix("'\(key)':") else { continue }
+            if let first = firstColumn {
+                if first == column { return (offset + 1, column) }
+            } else {
+                firstColumn = column
+            }
+        }
+        return nil
     }
 
     func report(_ node: Node?, _ message: String, hint: String? = nil) {
