@@ -133,6 +133,26 @@ import Testing
         #expect(!e.contains { $0.hasPrefix("1:1") }, "\(e)")
     }
 
+    /// What an operator's editor gets wrong: tabs, another encoding; problems in reading order.
+    @Test func tabsEncodingsAndOrderAreReportedPrecisely() throws {
+        let tab = errors("name: t\nexposure:\n\tpreset: g10\n")
+        #expect(tab.contains { $0.hasPrefix("3:1 YAML syntax:") && $0.contains("tabs") }, "\(tab)")
+        let unordered = errors("name: t\nsearch:\n  max_count: -1\npatient_scopes:\n  compartment: narow\nexposure:\n  types: [x]\n")
+        let lines = unordered.compactMap { Int($0.prefix { $0 != ":" }) }
+        #expect(lines.count >= 3 && lines == lines.sorted(), "\(unordered)")
+        let dir = NSTemporaryDirectory() + "fhirgate-encoding-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/latin1.yaml"
+        try Data("name: t\ndescription: caf\u{E9}\n".data(using: .isoLatin1)!).write(to: URL(fileURLWithPath: file))
+        #expect(throws: ConfigErrors.self) { try PolicyFile.load(file: file) }
+        do {
+            _ = try PolicyFile.load(file: file)
+        } catch {
+            #expect(error.diagnostics.map { "\($0.line):\($0.column) \($0.message)" } == ["2:17 the policy file is not UTF-8 text"])
+        }
+    }
+
     @Test func bulkExportIsNeverOpenToPatientScopes() {
         let e = errors("""
         bulk_export:

@@ -12,9 +12,7 @@ public enum ConfigLoader {
     /// - Parameter requireFiles: false to read a config whose certificates and key files
     ///   live on another machine (policies are still loaded and tested).
     public static func load(file: String, requireFiles: Bool = true) throws(ConfigErrors) -> (GatewayConfig, [String: PolicyFile]) {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigErrors([ConfigDiagnostic(file: file, line: 0, column: 0, message: "cannot read config file", hint: "check the path and permissions")])
-        }
+        let text = try ConfigDiagnostic.readText(file, kind: "config file")
         let doc = YAMLDocument(file: file)
         doc.requireFiles = requireFiles
         let config = parse(doc, text: text)

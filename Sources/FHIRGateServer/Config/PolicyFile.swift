@@ -58,9 +58,7 @@ public struct PolicyFile: Sendable {
     ]
 
     public static func load(file: String) throws(ConfigErrors) -> PolicyFile {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigErrors([ConfigDiagnostic(file: file, line: 0, column: 0, message: "cannot read policy file")])
-        }
+        let text = try ConfigDiagnostic.readText(file, kind: "policy file")
         var policy = try parse(text: text, file: file)
         let tests = String(file.dropLast((file as NSString).pathExtension.count + 1)) + ".tests.yaml"
         if FileManager.default.fileExists(atPath: tests) { policy.testsFile = tests }

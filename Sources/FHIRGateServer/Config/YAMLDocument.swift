@@ -24,7 +24,10 @@ final class YAMLDocument {
         } catch let error as YamlError {
             switch error {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                report(line: mark.line, column: mark.column, "YAML syntax: \(problem)", hint: "check indentation and quoting")
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                let tabbed = mark.line >= 1 && mark.line <= lines.count && lines[mark.line - 1].prefix(mark.column).contains("\t")
+                report(line: mark.line, column: mark.column, "YAML syntax: \(problem)",
+                       hint: tabbed ? "YAML does not allow tabs for indentation: use spaces" : "check indentation and quoting")
             case .duplicatedKeysInMapping(let duplicates, let context):
                 // Yams marks the mapping (or the first occurrence); the line to fix is the repeat.
                 for key in duplicates.sorted() {

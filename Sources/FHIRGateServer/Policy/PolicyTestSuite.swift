@@ -33,9 +33,7 @@ public struct PolicyTestSuite: Sendable {
     public var cases: [Case]
 
     public static func load(file: String) throws(ConfigErrors) -> PolicyTestSuite {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigErrors([ConfigDiagnostic(file: file, line: 0, column: 0, message: "cannot read policy test file")])
-        }
+        let text = try ConfigDiagnostic.readText(file, kind: "policy test file")
         let doc = YAMLDocument(file: file)
         let defaultPolicy = String(file.dropLast(".tests.yaml".count)) + ".yaml"
         var suite = PolicyTestSuite(file: file, policyFile: defaultPolicy, baseURL: "https://fhir.example.org/r4", cases: [])
