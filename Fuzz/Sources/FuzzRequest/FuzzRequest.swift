@@ -34,9 +34,25 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         let form = parts.count > 1 ? try? RequestTarget.parseQuery(Array(parts[1].utf8)) : nil
         guard let request = try? RequestClassifier().classify(method: method, segments: target.segments, query: target.query, formBody: form) else { return 0 }
-        let decision = authorizer.decide(request, token: token)
+        var decision = authorizer.decide(request, token: token)
         if parts.count > 1 {
-            _ = RequestBodyCheck(authorizer: authorizer).check(request, body: Array(parts[1].utf8), token: token, decision: decision)
+            decision = RequestBodyCheck(authorizer: authorizer).check(request, body: Array(parts[1].utf8), token: token, decision: decision)
+        }
+        // A type's history ignores narrowing upstream: allowed under the pin only with a check.
+        if decision.isAllowed, decision.context == .patient, request.interaction == .historyType, decision.responseCheck?.patient != "p1" {
+            fatalError("patient type history allowed without a compartment check: \(request)")
+        }
+        // A search-like operation's body parameters are decided with the query's: a body
+        // that names another patient is never allowed under the pin.
+        if decision.isAllowed, decision.context == .patient, OperationParameters.bodyCarriesParameters(request), parts.count > 1,
+           let body = JSONTree(Array(parts[1].utf8))?.root, let type = request.resourceType,
+           let extra = OperationParameters.searchParameters(body, type: type) {
+            let binding = PatientCompartment.bindingParameters(for: type)
+            for p in extra where binding.contains(p.code) {
+                for value in p.orValues where ReferenceValue.parse(value, base: "https://gw.example/r4")?.id != "p1" {
+                    fatalError("operation body for another patient allowed: \(p)")
+                }
+            }
         }
         // A patient-pinned allow of a compartment search must carry the pin.
         if decision.isAllowed, decision.context == .patient, request.interaction == .searchType, let type = request.resourceType,
