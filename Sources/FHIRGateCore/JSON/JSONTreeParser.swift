@@ -128,7 +128,8 @@ struct JSONTreeParser: ~Copyable {
     }
 
     mutating func parseString(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        let me = open(.string)
+        // A string has no children: its node is appended once, complete, at its end.
+        let start = i
         var j = i + 1
         defer { i = j }
         let count = b.count
@@ -160,9 +161,7 @@ struct JSONTreeParser: ~Copyable {
             }
             if c == UInt8(ascii: "\"") {
                 j += 1
-                i = j
-                nodes[me].escaped = escaped
-                close(me)
+                nodes.append(JSONTree.Node(kind: .string, escaped: escaped, start: Int32(start), end: Int32(j), after: Int32(nodes.count + 1)))
                 return true
             }
             if c < 0x20 { return false }
@@ -228,6 +227,15 @@ struct JSONTreeParser: ~Copyable {
     func hasDuplicateKey(from base: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = keyStack.count - base
         guard count > 1 else { return false }
+        // Two or three keys (most FHIR objects: a Reference, a Coding, a Quantity): the
+        // pairs directly.
+        if count <= 3 {
+            let k0 = Int(keyStack[base]), k1 = Int(keyStack[base + 1])
+            if sameKey(k0, k1, b) { return true }
+            guard count == 3 else { return false }
+            let k2 = Int(keyStack[base + 2])
+            return sameKey(k0, k2, b) || sameKey(k1, k2, b)
+        }
         if count <= 16 {
             // Raw lengths first (one load per key, not two nodes per pair); an escaped key
             // (length -1 here) can equal a key of any raw length, so it is compared with all.
@@ -253,6 +261,7 @@ struct JSONTreeParser: ~Copyable {
         return false
     }
 
+    @inline(__always)
     func sameKey(_ x: Int, _ y: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let p = nodes[x], q = nodes[y]
         guard !p.escaped && !q.escaped else { return decoded(x, b) == decoded(y, b) }
