@@ -58,7 +58,20 @@ public struct ResponseGuard: Sendable {
         if let entryValue, !entryValue.isArray { return .unverifiable }
         let entries = entryValue.map { Array($0.elements) } ?? []
         var keep = [Bool](repeating: true, count: entries.count)
-        if let check {
+        // A batch or transaction answer keeps one entry per request entry, in order: a
+        // withheld read becomes the same not-found entry a missing one gets.
+        var notFound = [Bool](repeating: false, count: entries.count)
+        let isBatchResponse = resource["type"].map { $0.isString("batch-response") || $0.isString("transaction-response") } ?? false
+        if let check, isBatchResponse {
+            for (i, entry) in entries.enumerated() {
+                if let r = entry["resource"], r.isObject {
+                    notFound[i] = !isVisible(r, check)
+                } else if check.patient != nil, let status = entry["response"]?["status"]?.string, status.hasPrefix("404") || status.hasPrefix("410") {
+                    // The upstream's own not-found looks exactly like the gateway's.
+                    notFound[i] = true
+                }
+            }
+        } else if let check {
             // Provenance is judged after the rest: `_revinclude=Provenance:target` brings
             // Provenance whose targets are this page's own (already checked) resources.
             var provenance: [Int] = []
@@ -91,8 +104,11 @@ public struct ResponseGuard: Sendable {
         var entriesChanged = removed > 0
         var out: [ArraySlice<UInt8>] = []
         out.reserveCapacity(entries.count)
-        for (entry, kept) in zip(entries, keep) where kept {
-            if let rewriteLink, let url = entry["fullUrl"]?.string, let new = rewriteLink(url, false) {
+        for (i, entry) in entries.enumerated() where keep[i] {
+            if notFound[i] {
+                entriesChanged = true
+                out.append(Self.notFoundEntry[...])
+            } else if let rewriteLink, let url = entry["fullUrl"]?.string, let new = rewriteLink(url, false) {
                 entriesChanged = true
                 out.append(JSONBytes.object(entry, replacing: ["fullUrl": JSONBytes.string(new)])[...])
             } else {
@@ -104,8 +120,12 @@ public struct ResponseGuard: Sendable {
         if entriesChanged, entryValue != nil { replacing["entry"] = JSONBytes.array(out) }
         if removed > 0 { replacing["total"] = .some(nil) }
         guard !replacing.isEmpty else { return .pass }
-        return .replace(JSONBytes.object(resource, replacing: replacing), removed: removed)
+        return .replace(JSONBytes.object(resource, replacing: replacing), removed: removed + notFound.count(where: { $0 }))
     }
+
+    /// A batch or transaction answer's entry for a resource that is missing or withheld.
+    static let notFoundEntry: [UInt8] = Array(("{\"response\":{\"status\":\"404 Not Found\",\"outcome\":"
+        + GatewayError.notFound(reason: "guard_hidden").operationOutcome.json + "}}").utf8)
 
     /// Whether one resource may be shown under the check.
     public func isVisible(_ resource: JSONValue, _ check: ResponseCheck) -> Bool {

@@ -181,7 +181,18 @@ extension SampleUpstream {
                                             uri: basePath + "/" + original[..<q] + "?" + original[original.index(after: q)...] + "&" + extra, headers: head.headers)
             try await respond(rewritten, body: body, outbound: outbound, port: port)
         case (.POST, 0):
-            try await send(.ok, json: ["resourceType": "Bundle", "type": "batch-response", "entry": []], head: head, outbound: outbound)
+            // Batch reads answered entry by entry, in order (other entries: not supported here).
+            let request = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+            let kind = (request?["type"] as? String) == "transaction" ? "transaction-response" : "batch-response"
+            let entries: [[String: Any]] = (request?["entry"] as? [[String: Any]] ?? []).map { entry in
+                let req = entry["request"] as? [String: Any]
+                let parts = (req?["url"] as? String ?? "").split(separator: "/").map(String.init)
+                if req?["method"] as? String == "GET", parts.count == 2, let r = store.withLock({ $0.find(parts[0], parts[1]) }) {
+                    return ["resource": r, "response": ["status": "200 OK", "etag": Self.etag(r)]]
+                }
+                return ["response": ["status": "404 Not Found", "outcome": outcome("not-found")]]
+            }
+            try await send(.ok, json: ["resourceType": "Bundle", "type": kind, "entry": entries], head: head, outbound: outbound)
         default:
             try await send(.notFound, json: outcome("not-found"), head: head, outbound: outbound)
         }

@@ -65,7 +65,7 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "Token claims as JSON: scope, patient, client_id, iss, sub, fhirUser.")
     var claims: String = "{}"
 
-    @Option(name: .long, help: "A request body (for writes and batches).")
+    @Option(name: .long, help: "A request body (for writes, batches, and $docref/$lastn by POST).")
     var body: String?
 
     @Argument(help: "The request: 'METHOD /path?query' relative to the route's base.")

@@ -59,6 +59,30 @@ extension IntegrationSuite {
         }
     }
 
+    /// A batch answer keeps one entry per request entry, in order: another patient's
+    /// resource is the same not-found entry a missing one is, never a shifted list.
+    @Test func batchAnswersKeepTheirShapeAndHideLikeMissing() async throws {
+        try await GatewayFixture.with { f in
+            let a = try f.token("patient/Observation.rs", patient: "pat-a")
+            let urls = ["Observation/obs-vital-pat-a", "Observation/obs-vital-pat-b", "Observation/no-such-id", "Observation/obs-lab-0-pat-a"]
+            let batch: [String: Any] = ["resourceType": "Bundle", "type": "batch",
+                                        "entry": urls.map { ["request": ["method": "GET", "url": $0]] }]
+            let r = try await f.client.send(.POST, f.base, token: a, headers: [("Content-Type", "application/fhir+json")],
+                                            body: Array(try JSONSerialization.data(withJSONObject: batch)))
+            #expect(r.status == 200, "\(r.text)")
+            let entries = r.json["entry"] as? [[String: Any]] ?? []
+            #expect(entries.count == 4)
+            let ids = entries.map { ($0["resource"] as? [String: Any])?["id"] as? String }
+            #expect(ids == ["obs-vital-pat-a", nil, nil, "obs-lab-0-pat-a"])
+            let statuses = entries.map { ($0["response"] as? [String: Any])?["status"] as? String }
+            #expect(statuses == ["200 OK", "404 Not Found", "404 Not Found", "200 OK"])
+            let hidden = try JSONSerialization.data(withJSONObject: entries[1], options: .sortedKeys)
+            let missing = try JSONSerialization.data(withJSONObject: entries[2], options: .sortedKeys)
+            #expect(hidden == missing)
+            #expect(!r.text.contains("pat-b"))
+        }
+    }
+
     @Test func pagingLinksAreRewrittenAndBoundToTheTokenHolder() async throws {
         try await GatewayFixture.with { f in
             let a = try f.token("patient/Observation.rs", patient: "pat-a")
