@@ -85,6 +85,13 @@ extension SampleUpstream {
                            head: head, outbound: outbound)
         case (.GET, 2), (.HEAD, 2):
             if let r = store.withLock({ $0.find(segments[0], segments[1]) }) {
+                if head.headers.first(name: "if-none-match") == Self.etag(r) {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "ETag", value: Self.etag(r))
+                    try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .notModified, headers: headers)))
+                    try await outbound.write(.end(nil))
+                    return
+                }
                 let shown = params.first { $0.0 == "_elements" }.map { Self.subset(r, $0.1) } ?? r
                 try await send(.ok, json: shown, head: head, outbound: outbound, extraHeaders: [("ETag", Self.etag(r))])
             } else {

@@ -22,6 +22,19 @@ extension IntegrationSuite {
             #expect(bObs.status == 404 && missing.status == 404)
             #expect(bObs.body == missing.body)
             #expect(try await f.client.send(.GET, "\(f.base)/Encounter/enc-pat-b", token: a).status == 404)
+            // A conditional read is answered by the gateway after the check: 304 for A's
+            // current copy, the 404 of a missing resource for B's (the upstream says 304).
+            let bETag = try #require(try await f.client.send(.GET, "http://127.0.0.1:\(f.upstreamPort)/fhir/Observation/obs-vital-pat-b").headers.first(name: "ETag"))
+            #expect(try await f.client.send(.GET, "http://127.0.0.1:\(f.upstreamPort)/fhir/Observation/obs-vital-pat-b",
+                                            headers: [("If-None-Match", bETag)]).status == 304)
+            let bConditional = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-b", token: a, headers: [("If-None-Match", bETag)])
+            #expect(bConditional.status == 404 && bConditional.body == missing.body)
+            let aFull = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a", token: a)
+            let aETag = try #require(aFull.headers.first(name: "ETag"))
+            let aConditional = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a", token: a, headers: [("If-None-Match", "W/\"0\", " + aETag)])
+            #expect(aConditional.status == 304 && aConditional.body.isEmpty && aConditional.headers.first(name: "ETag") == aETag)
+            let aRange = try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a", token: a, headers: [("Range", "bytes=0-9")])
+            #expect(aRange.status == 200 && aRange.body == aFull.body)
             // HEAD answers as GET would, headers only: no existence oracle, no metadata.
             let bHead = try await f.client.send(.HEAD, "\(f.base)/Observation/obs-vital-pat-b", token: a)
             #expect(bHead.status == 404 && bHead.headers.first(name: "ETag") == nil && bHead.body.isEmpty)

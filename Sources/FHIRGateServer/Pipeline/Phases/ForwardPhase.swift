@@ -12,6 +12,9 @@ struct ForwardPhase {
         return items.map { $0.name == "_elements" ? .init(name: "_elements", value: check.elementsValue($0.value, type: type)) : $0 }
     }
 
+    /// Conditions and ranges of a read the gateway must not pass on when it checks the answer.
+    static let partialReadHeaders = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"]
+
     /// Request headers the gateway sets itself or must not pass on.
     static let replacedRequestHeaders = [
         "host", "content-length", "authorization", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
@@ -58,6 +61,14 @@ struct ForwardPhase {
             }
             headers.replaceOrAdd(name: "Accept", value: "application/fhir+json")
             headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+        }
+        if decision?.responseCheck != nil, request.method == .GET || request.method == .HEAD,
+           headers.contains(where: { name, _ in Self.partialReadHeaders.contains { ASCIICase.equal($0, name) } }) {
+            // A conditional or partial read lets the upstream answer about a resource
+            // without sending it (304, 412, 206): nothing the guard can check, and a 304
+            // would tell that another patient's resource exists. Read whole, checked; the
+            // guard phase answers `If-None-Match` itself.
+            headers = HopByHop.strip(headers, alsoDropping: Self.partialReadHeaders)
         }
         if let version = ctx.precheckedVersion, !headers.contains(name: "if-match") {
             // The version the write pre-check saw: if it changed since, the upstream refuses

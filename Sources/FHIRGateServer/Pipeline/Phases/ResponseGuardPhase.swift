@@ -65,6 +65,14 @@ struct ResponseGuardPhase {
         }
         switch route.responseGuard.process(Array(body.readableBytesView), check: check, rewriteLink: ctx.returnsBundle ? rewrite : nil) {
         case .pass:
+            if check != nil, upstream.status == .ok, let etag = headers.first(name: "etag"),
+               let wanted = ctx.head.headers.first(name: "if-none-match"), Self.anyMatches(wanted, etag) {
+                // The client's copy is current, and now known to be its to see.
+                var notModified = headers
+                notModified.remove(name: "content-length")
+                notModified.remove(name: "content-type")
+                return GatewayResponse(status: .notModified, headers: notModified, body: .empty)
+            }
             return GatewayResponse(status: upstream.status, headers: headers, body: .bytes(body))
         case .replace(let bytes, _):
             headers.replaceOrAdd(name: "Content-Length", value: String(bytes.count))
@@ -99,6 +107,16 @@ struct ResponseGuardPhase {
             response.headers.replaceOrAdd(name: "Retry-After", value: retry)
         }
         return response
+    }
+
+    /// RFC 9110 §13.1.2: `If-None-Match` (a list, or `*`) against an entity tag, weak comparison.
+    static func anyMatches(_ list: String, _ etag: String) -> Bool {
+        func opaque(_ tag: Substring) -> Substring {
+            let t = tag.trimmingCharacters(in: .whitespaces)
+            return Substring(t.hasPrefix("W/") ? t.dropFirst(2) : t[...])
+        }
+        let have = opaque(etag[...])
+        return list.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "*" || opaque($0) == have }
     }
 
     /// `Location`/`Content-Location` pointing at the upstream become public URLs.
