@@ -72,6 +72,24 @@ extension IntegrationSuite {
         }
     }
 
+    /// A checked answer must be JSON the guard can read: any other format is refused with
+    /// 406 before anything is sent upstream; JSON in any of its spellings passes.
+    @Test func checkedAnswersAreJSONOrRefusedWith406() async throws {
+        try await GatewayFixture.with { f in
+            let a = try f.token("patient/Observation.rs", patient: "pat-a")
+            let url = "\(f.base)/Observation/obs-vital-pat-a"
+            for (query, accept) in [("", "application/fhir+xml"), ("?_format=xml", nil), ("?_format=html", nil), ("?_format=ttl", nil),
+                                    ("?_format=application/fhir%2Bxml", nil)] as [(String, String?)] {
+                let r = try await f.client.send(.GET, url + query, token: a, headers: accept.map { [("Accept", $0)] } ?? [])
+                #expect(r.status == 406 && r.json["resourceType"] as? String == "OperationOutcome", "\(query) \(accept ?? "")")
+            }
+            for query in ["?_format=json", "?_format=application/fhir%2Bjson", "?_format=application/fhir+json", "?_format=application/json;fhirVersion=4.0"] {
+                #expect(try await f.client.send(.GET, url + query, token: a).status == 200, "\(query)")
+            }
+            #expect(!f.upstream.requestLog.contains { $0.contains("_format=xml") || $0.contains("_format=html") || $0.contains("_format=ttl") })
+        }
+    }
+
     /// A batch answer keeps one entry per request entry, in order: another patient's
     /// resource is the same not-found entry a missing one is, never a shifted list.
     @Test func batchAnswersKeepTheirShapeAndHideLikeMissing() async throws {

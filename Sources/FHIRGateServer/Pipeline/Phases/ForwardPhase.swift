@@ -56,7 +56,9 @@ struct ForwardPhase {
             if let accept = ctx.head.headers.first(name: "accept")?.lowercased(), !Self.acceptsJSON(accept) {
                 throw .notAcceptable(reason: "guarded_response_needs_json")
             }
-            if let format = target.query.first(where: { $0.name == "_format" })?.value.lowercased(), format.contains("xml") {
+            // `_format` overrides Accept upstream: anything but JSON (xml, html, ttl) would
+            // come back unreadable to the guard.
+            if let format = target.query.first(where: { $0.name == "_format" })?.value.lowercased(), !Self.isJSONFormat(format) {
                 throw .notAcceptable(reason: "guarded_response_needs_json")
             }
             headers.replaceOrAdd(name: "Accept", value: "application/fhir+json")
@@ -113,6 +115,13 @@ struct ForwardPhase {
         headers.add(name: "X-Forwarded-Proto", value: ctx.tlsVersion == nil ? "http" : "https")
         if let host = ctx.head.headers.first(name: "host") { headers.add(name: "X-Forwarded-Host", value: host) }
         headers.add(name: "X-Request-ID", value: ctx.requestID)
+    }
+
+    /// A `_format` value naming JSON: `json`, `application/json`, `application/fhir+json`
+    /// (parameters such as `;fhirVersion=4.0` allowed; `+` may arrive as a space).
+    static func isJSONFormat(_ format: String) -> Bool {
+        let type = format.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "+")
+        return ["json", "application/json", "application/fhir+json"].contains(type)
     }
 
     static func acceptsJSON(_ accept: String) -> Bool {
