@@ -92,7 +92,8 @@ extension SampleUpstream {
                     try await outbound.write(.end(nil))
                     return
                 }
-                let shown = params.first { $0.0 == "_elements" }.map { Self.subset(r, $0.1) } ?? r
+                var shown = params.first { $0.0 == "_elements" }.map { Self.subset(r, $0.1) } ?? r
+                if params.contains(where: { $0 == ("_summary", "text") }) { shown = Self.subset(r, "text,status") }
                 try await send(.ok, json: shown, head: head, outbound: outbound, extraHeaders: [("ETag", Self.etag(r))])
             } else {
                 try await send(.notFound, json: outcome("not-found"), head: head, outbound: outbound)

@@ -177,6 +177,10 @@ extension IntegrationSuite {
             #expect(subset.status == 200 && subset.json["code"] != nil && subset.json["valueQuantity"] == nil, "\(subset.text)")
             #expect(f.upstream.requestLog.contains { $0.contains("_elements=code%2Csubject%2Cperformer%2Ccategory") || $0.contains("_elements=code,subject,performer,category") })
             #expect(try await f.client.send(.GET, "\(f.base)/Observation/obs-vital-pat-a?_elements=code", token: labs).status == 404)
+            // `_summary=text` would leave out subject and category: the resource comes whole.
+            let summary = try await f.client.send(.GET, "\(f.base)/Observation/obs-lab-0-pat-a?_summary=text", token: labs)
+            #expect(summary.status == 200 && summary.json["subject"] != nil, "\(summary.text)")
+            #expect(!f.upstream.requestLog.contains { $0.contains("_summary=text") })
             let subsetPage = try await f.client.send(.GET, "\(f.base)/Observation?_elements=code", token: labs)
             #expect(Set(entryIDs(subsetPage)) == ["obs-lab-0-pat-a", "obs-lab-1-pat-a"])
             let all = try await f.client.send(.GET, "\(f.base)/Observation", token: both)

@@ -6,10 +6,19 @@ import NIOHTTP1
 /// Phase 6: sends the request upstream, rebuilt from the parsed form (never the raw
 /// target), through the route's connection pool, and returns the streaming response.
 struct ForwardPhase {
-    /// `_elements` under a response check: widened by what the guard reads.
+    /// Under a response check the upstream must send what the guard reads: `_elements`
+    /// is widened by it; `_summary=true` and `_summary=text` (which leave out compartment
+    /// references and categories) are not passed on, so the resource comes whole, which
+    /// FHIR allows a server to do.
     static func keepingCheckedElements(_ items: [RequestTarget.QueryItem], request: FHIRRequest, check: ResponseCheck?) -> [RequestTarget.QueryItem] {
-        guard let check, let type = request.resourceType, items.contains(where: { $0.name == "_elements" }) else { return items }
-        return items.map { $0.name == "_elements" ? .init(name: "_elements", value: check.elementsValue($0.value, type: type)) : $0 }
+        guard let check, items.contains(where: { $0.name == "_elements" || $0.name == "_summary" }) else { return items }
+        return items.compactMap { item in
+            switch item.name {
+            case "_elements": request.resourceType.map { .init(name: "_elements", value: check.elementsValue(item.value, type: $0)) } ?? item
+            case "_summary" where item.value == "true" || item.value == "text": nil
+            default: item
+            }
+        }
     }
 
     /// Conditions and ranges of a read the gateway must not pass on when it checks the answer.
