@@ -16,6 +16,15 @@ extension Authorizer {
             guard let type, scopes.matching(context: context, type: type, needed: .create) == .full
                 || scopes.matching(context: context, type: type, needed: .update) == .full
             else { return .deny(.insufficientScope(reason: "validate_needs_write")) }
+            if let patient, request.interaction == .operationInstance {
+                // Validating a stored resource answers about what it holds (and that it
+                // exists): only the patient's own, checked first like a write's target.
+                if type == "Patient" {
+                    return request.id == patient ? .allow("validate", context: context) : .deny(.insufficientScope(reason: "other_patient"))
+                }
+                guard PatientCompartment.contains(type: type) else { return .deny(.insufficientScope(reason: "outside_compartment")) }
+                return .allow("validate_prechecked", context: context, writePrecheck: ResponseCheck(patient: patient))
+            }
             return .allow("validate", context: context)
         case (let name, .operationType) where type != nil && OperationParameters.searchOperations[name] == type:
             var asSearch = request

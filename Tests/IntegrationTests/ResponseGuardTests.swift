@@ -228,6 +228,15 @@ extension IntegrationSuite {
             func json(_ o: Any) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
             let mine: [String: Any] = ["resourceType": "Observation", "id": "obs-vital-pat-a", "status": "amended",
                                        "code": ["text": "Heart rate"], "subject": ["reference": "Patient/pat-a"]]
+            // Validating a stored resource: B's is the 404 of a missing one and never reaches
+            // the upstream; A's is checked first and then sent on (without a version pin).
+            let bValidate = try await f.client.send(.POST, "\(f.base)/Observation/obs-vital-pat-b/$validate", token: a,
+                                                    headers: [("Content-Type", "application/fhir+json")], body: json(["resourceType": "Parameters"]))
+            #expect(bValidate.status == 404)
+            #expect(!f.upstream.requestLog.contains { $0.contains("obs-vital-pat-b/$validate") })
+            _ = try await f.client.send(.POST, "\(f.base)/Observation/obs-vital-pat-a/$validate", token: a,
+                                        headers: [("Content-Type", "application/fhir+json")], body: json(["resourceType": "Parameters"]))
+            #expect(f.upstream.requestLog.contains { $0.contains("POST /fhir/Observation/obs-vital-pat-a/$validate") })
             // Update of A's own resource: pre-checked, pinned to the version seen, applied.
             let updated = try await f.client.send(.PUT, "\(f.base)/Observation/obs-vital-pat-a", token: a,
                                                   headers: [("Content-Type", "application/fhir+json")], body: json(mine))

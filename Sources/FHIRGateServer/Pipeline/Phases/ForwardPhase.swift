@@ -81,7 +81,7 @@ struct ForwardPhase {
             // guard phase answers `If-None-Match` itself.
             headers = HopByHop.strip(headers, alsoDropping: Self.partialReadHeaders)
         }
-        if let version = ctx.precheckedVersion, !headers.contains(name: "if-match") {
+        if let version = ctx.precheckedVersion, request.interaction.isWrite, !headers.contains(name: "if-match") {
             // The version the write pre-check saw: if it changed since, the upstream refuses
             // (412) instead of applying the write to content nobody checked.
             headers.add(name: "If-Match", value: version)

@@ -2,7 +2,8 @@ import FHIRGateCore
 import NIOCore
 import NIOHTTP1
 
-/// Phase 5b, only for update, patch and delete by id under a `patient/` scope: fetches
+/// Phase 5b, only for update, patch and delete by id (and `$validate` of a stored
+/// resource) under a `patient/` scope: fetches
 /// the target's current version and lets the write go on only if that version is in the
 /// patient's compartment. A resource of another patient gets the 404 a missing one gets
 /// (no oracle, and no take-over). The version seen is pinned with `If-Match` so the
