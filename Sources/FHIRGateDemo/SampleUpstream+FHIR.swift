@@ -30,7 +30,7 @@ extension SampleUpstream {
         // Test behaviours behind ordinary FHIR paths, so they pass the gateway's
         // classifier: Binary/bytes-N streams N bytes, Binary/slow-MS answers after MS
         // milliseconds, Binary/hang never answers, Binary/echo describes the request,
-        // Binary/fail-CODE fails with CODE and an exception's text.
+        // <Type>/fail-CODE (below) fails with CODE and an exception's text.
         if segments.count == 2, segments[0] == "Binary", head.method == .GET {
             let id = segments[1]
             if id.hasPrefix("bytes-"), let n = Int(id.dropFirst(6)) {
@@ -46,6 +46,10 @@ extension SampleUpstream {
                 try await Task.sleep(for: .seconds(3600))
                 return
             }
+        }
+        // Any type: `<Type>/fail-CODE` fails with CODE and an exception's text.
+        if segments.count == 2, head.method == .GET || head.method == .HEAD {
+            let id = segments[1]
             if id.hasPrefix("fail-"), let code = Int(id.dropFirst(5)), (400..<600).contains(code) {
                 // What a failing EHR sends: its exception, its internals.
                 try await send(HTTPResponseStatus(statusCode: code),
@@ -54,7 +58,7 @@ extension SampleUpstream {
                                head: head, outbound: outbound, extraHeaders: code == 503 ? [("Retry-After", "30")] : [])
                 return
             }
-            if id == "echo" {
+            if id == "echo", segments[0] == "Binary" {
                 var headers: [String: String] = [:]
                 for (n, v) in head.headers { headers[n.lowercased()] = headers[n.lowercased()].map { $0 + ", " + v } ?? v }
                 try await send(.ok, json: ["resourceType": "Binary", "id": "echo", "method": head.method.rawValue, "uri": head.uri, "headers": headers],

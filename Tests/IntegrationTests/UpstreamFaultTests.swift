@@ -45,6 +45,16 @@ extension IntegrationSuite {
             #expect(direct.text.contains("NullPointer")) // the upstream did send it
             let bad = try await f.client.send(.GET, "\(f.base)/Binary/fail-400", token: token)
             #expect(bad.status == 400 && bad.text.contains("NullPointer"))
+            // The upstream refusing the gateway's own credential (this route strips the
+            // client's) is the gateway's failure: 502, not a 401 that sends the client to
+            // re-authorize for nothing.
+            let refused = try await f.client.send(.GET, "\(f.base)/Binary/fail-401", token: token)
+            #expect(refused.status == 502 && refused.headers.first(name: "WWW-Authenticate") == nil)
+            // Under a check, the upstream's 403 is the 404 of a missing resource.
+            let a = try f.token("patient/Observation.rs", patient: "pat-a")
+            let forbidden = try await f.client.send(.GET, "\(f.base)/Observation/fail-403", token: a)
+            let missing = try await f.client.send(.GET, "\(f.base)/Observation/no-such-id", token: a)
+            #expect(forbidden.status == 404 && forbidden.body == missing.body)
             for _ in 0..<50 where !f.env.auditLines.contains(where: { $0.contains("upstream_status_500") }) { try await Task.sleep(for: .milliseconds(20)) }
             #expect(f.env.auditLines.contains { $0.contains("\"upstream_status\":500") && $0.contains("\"reason\":\"upstream_status_500\"") })
         }

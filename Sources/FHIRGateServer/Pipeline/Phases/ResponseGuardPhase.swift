@@ -17,6 +17,11 @@ struct ResponseGuardPhase {
     func run(_ ctx: inout RequestContext, upstream: UpstreamResponse) async throws(GatewayError) -> GatewayResponse {
         guard let route = ctx.route else { throw .internalError(reason: "guard_before_route") }
         if upstream.status.code >= 500 { return Self.upstreamFailure(&ctx, upstream, realm: route.realm) }
+        if upstream.status == .unauthorized || upstream.status == .proxyAuthenticationRequired, route.settings.upstreamAuthorization != .pass {
+            // The upstream refused the gateway's own credential (or none): the client's
+            // token was good, so a 401 would send it to re-authorize for nothing.
+            return Self.upstreamFailure(&ctx, upstream, realm: route.realm)
+        }
         var headers = HopByHop.strip(upstream.headers, alsoDropping: Self.upstreamIdentityHeaders)
         Self.rewriteLocations(&headers, route: route)
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
@@ -25,8 +30,11 @@ struct ResponseGuardPhase {
         let check = ctx.decision?.responseCheck
         guard ctx.responseIsProcessed, !ctx.isHead || check != nil, (200..<300).contains(Int(upstream.status.code)) else {
             if check != nil, !(200..<300).contains(Int(upstream.status.code)) {
-                // Error answers may carry an OperationOutcome only; anything else is not ours to show.
-                if upstream.status == .notFound || upstream.status == .gone { throw .notFound(reason: "upstream_not_found") }
+                // A refused, missing or deleted resource all look alike under a check: the
+                // upstream's 403 must not tell that another patient's resource exists.
+                if upstream.status == .notFound || upstream.status == .gone || upstream.status == .forbidden {
+                    throw .notFound(reason: "upstream_not_found")
+                }
             }
             return GatewayResponse(status: upstream.status, headers: headers, body: ctx.isHead ? .empty : .stream(upstream.body))
         }
@@ -91,7 +99,8 @@ struct ResponseGuardPhase {
 
     /// An upstream failure is the gateway's to describe: what the upstream wrote (an
     /// exception's message, an error page) names its internals. The status says what
-    /// kind of failure it was; a 503's numeric `Retry-After` is kept for the client.
+    /// kind of failure it was (a refused gateway credential is a 502); a 503's numeric
+    /// `Retry-After` is kept for the client.
     static func upstreamFailure(_ ctx: inout RequestContext, _ upstream: UpstreamResponse, realm: String) -> GatewayResponse {
         let code = Int(upstream.status.code)
         let reason = "upstream_status_\(code)"
