@@ -51,9 +51,10 @@ public struct ReferenceValue: Sendable, Equatable {
 /// (some EHRs do) writes its own base, which names the same resources.
 public struct ReferenceBases: Sendable {
     public let primary: String
-    public let upstream: String?
+    /// The upstream's own bases (configured, and advertised when it writes another).
+    public let upstream: [String]
 
-    public init(_ primary: String, upstream: String? = nil) {
+    public init(_ primary: String, upstream: [String] = []) {
         self.primary = primary
         self.upstream = upstream
     }
@@ -63,8 +64,10 @@ extension ReferenceValue {
     /// Parses `value`, accepting an absolute URL under either base.
     public static func parse(_ value: String, bases: ReferenceBases) -> ReferenceValue? {
         if let parsed = parse(value, base: bases.primary) { return parsed }
-        guard let upstream = bases.upstream else { return nil }
-        return parse(value, base: upstream)
+        for base in bases.upstream {
+            if let parsed = parse(value, base: base) { return parsed }
+        }
+        return nil
     }
 }
 

@@ -7,8 +7,8 @@ public struct ResponseGuard: Sendable {
     public let bases: ReferenceBases
     public var base: String { bases.primary }
 
-    public init(base: String, upstreamBase: String? = nil) {
-        bases = ReferenceBases(base, upstream: upstreamBase)
+    public init(base: String, upstreamBases: [String] = []) {
+        bases = ReferenceBases(base, upstream: upstreamBases)
     }
 
     public enum Verdict: Sendable, Equatable {

@@ -25,7 +25,7 @@ extension SampleUpstream {
             let decode = { (s: Substring) in s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
             return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
         }
-        let base = "http://127.0.0.1:\(port)\(basePath)"
+        let base = advertisedBase ?? "http://127.0.0.1:\(port)\(basePath)"
 
         // Test behaviours behind ordinary FHIR paths, so they pass the gateway's
         // classifier: Binary/bytes-N streams N bytes, Binary/slow-MS answers after MS

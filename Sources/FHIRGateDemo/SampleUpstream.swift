@@ -24,11 +24,15 @@ public final class SampleUpstream: Sendable {
     /// When above 0, every export manifest also lists one generated NDJSON file of this
     /// many bytes (for streaming tests of multi-GB downloads).
     public let bulkExtraBytes = Atomic<Int>(0)
+    /// The base it writes in its links, references and Bulk URLs instead of its own
+    /// address (as HAPI does with `server_address` behind a balancer).
+    let advertisedBase: String?
 
-    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, basePath: String = "/fhir") throws {
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, basePath: String = "/fhir", advertisedBase: String? = nil) throws {
         store = Mutex(try SampleData.load())
         self.group = group
         self.basePath = basePath
+        self.advertisedBase = advertisedBase
     }
 
     /// Request lines received so far (`METHOD /path?query`).

@@ -83,7 +83,7 @@ import Testing
     /// An upstream that writes absolute references writes its own base: those name the
     /// same resources as relative ones. Other servers' URLs never match.
     @Test func absoluteReferencesUnderTheUpstreamBaseAreItsOwn() {
-        let guardian = ResponseGuard(base: "https://gw.example/r4", upstreamBase: "http://ehr.internal:8080/fhir")
+        let guardian = ResponseGuard(base: "https://gw.example/r4", upstreamBases: ["http://ehr.internal:8080/fhir"])
         let body = bundle([
             observation("upstream-abs", patient: "x", category: "laboratory", performer: nil).merging(["subject": ["reference": "http://ehr.internal:8080/fhir/Patient/a"]]) { $1 },
             observation("public-abs", patient: "x", category: "laboratory").merging(["subject": ["reference": "https://gw.example/r4/Patient/a"]]) { $1 },

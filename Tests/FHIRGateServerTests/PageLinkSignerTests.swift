@@ -21,4 +21,19 @@ import Testing
         #expect(PageLinkSigner.relativeTarget(of: "Observation/obs-1", base: base) == nil)
         #expect(PageLinkSigner.relativeTarget(of: "", base: base) == nil)
     }
+
+    /// URLs under the base an upstream advertises are put back on the configured one;
+    /// nothing else is touched.
+    @Test func advertisedURLsMapToTheConfiguredUpstream() {
+        let settings = RouteSettings(name: "r", baseURL: "https://gw.example/r4", basePath: ["r4"], host: nil, upstream: base,
+                                     upstreamAdvertisedBase: "https://ehr.example.org/fhir", policyFile: nil, upstreamAuthorization: .strip,
+                                     upstreamTLS: .init(), connectTimeoutSeconds: 1, readTimeoutSeconds: 1)
+        #expect(settings.upstreamBases == [base, "https://ehr.example.org/fhir"])
+        #expect(settings.upstreamURL("https://ehr.example.org/fhir/$export-poll-status?_jobId=1") == base + "/$export-poll-status?_jobId=1")
+        #expect(settings.upstreamURL("https://ehr.example.org/fhir?_getpages=x") == base + "?_getpages=x")
+        #expect(settings.upstreamURL("https://ehr.example.org/fhir") == base)
+        #expect(settings.upstreamURL("https://ehr.example.org/fhir2/Patient/1") == "https://ehr.example.org/fhir2/Patient/1")
+        #expect(settings.upstreamURL("https://elsewhere.example/fhir/Patient/1") == "https://elsewhere.example/fhir/Patient/1")
+        #expect(settings.upstreamURL(base + "/Patient/1") == base + "/Patient/1")
+    }
 }

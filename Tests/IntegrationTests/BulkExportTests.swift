@@ -92,6 +92,34 @@ extension IntegrationSuite {
         }
     }
 
+    /// An upstream that writes its public name (`upstream_advertised_base`) in its
+    /// answers: links, references, `Location` and Bulk URLs are all understood as its own,
+    /// and the client sees the gateway's base only.
+    @Test func anUpstreamWritingAnotherBaseIsUnderstood() async throws {
+        var options = TestEnvironment.Options()
+        options.advertisedBase = "https://ehr.example.org/fhir"
+        try await GatewayFixture.with(options) { f in
+            // A search: links rewritten and signed, fullUrls public.
+            let a = try f.token("patient/Observation.rs patient/Patient.rs", patient: "pat-a")
+            let page = try await f.client.send(.GET, "\(f.base)/Observation?_count=1&_include=Observation:subject:Patient", token: a)
+            #expect(page.status == 200 && !page.text.contains("ehr.example.org"), "\(page.status) \(page.text.prefix(400))")
+            let next = try #require((page.json["link"] as? [[String: Any]])?.first { $0["relation"] as? String == "next" }?["url"] as? String)
+            #expect(next.hasPrefix(f.base + "?_getpages=") && next.contains("_fhirgate_page="))
+            #expect(try await f.client.send(.GET, next, token: a).status == 200)
+            // Bulk: the status URL and the files the upstream names under its public base are
+            // polled and fetched on the configured upstream.
+            let owner = try f.token("system/Patient.read system/Observation.read", client: "registry")
+            let kickoff = try await f.client.send(.GET, "\(f.base)/$export?_type=Patient,Observation", token: owner, headers: Self.asyncHeaders)
+            #expect(kickoff.status == 202)
+            let status = try #require(kickoff.headers.first(name: "content-location"))
+            let done = try #require(try await poll(f, status, token: owner).last)
+            #expect(done.status == 200 && !done.text.contains("ehr.example.org"), "\(done.text.prefix(300))")
+            let output = try #require(done.json["output"] as? [[String: Any]])
+            let file = try await f.client.send(.GET, try #require(output.first?["url"] as? String), token: owner)
+            #expect(file.status == 200 && !file.text.isEmpty)
+        }
+    }
+
     @Test func kickoffIsCheckedAgainstScopesAndPolicy() async throws {
         var options = TestEnvironment.Options()
         options.policy = """

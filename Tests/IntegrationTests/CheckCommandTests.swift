@@ -70,6 +70,23 @@ extension IntegrationSuite {
             #expect(status == 1)
             #expect(output.contains("upstream.yaml:8:\(column): error: 'routes[0].upstream' must be an absolute http(s) URL"), "\(output)")
         }
+        for advertised in ["ehr.example.org/fhir", "https://ehr.example.org/fhir/", "http://127.0.0.1:9/fhir"] {
+            let config = env.directory + "/advertised.yaml"
+            try """
+            server:
+              listen: "127.0.0.1:8443"
+            audit:
+              path: audit.jsonl
+            routes:
+              - name: r
+                base_url: "https://localhost/r4"
+                upstream: "http://127.0.0.1:9/fhir"
+                upstream_advertised_base: "\(advertised)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let (status, output) = try runFhirgate(config)
+            #expect(status == 1)
+            #expect(output.contains("advertised.yaml:9:31: error: 'routes[0].upstream_advertised_base' must be an absolute http(s) URL"), "\(output)")
+        }
     }
 
     /// Certificate and key files are read at check time, as TLS will read them: one that

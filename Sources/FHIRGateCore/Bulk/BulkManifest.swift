@@ -4,7 +4,9 @@
 /// in an `error` entry the gateway serves itself. Fails closed (nil) on a manifest it
 /// cannot read or a file URL outside the upstream.
 public enum BulkManifest {
-    public static func rewrite(_ body: [UInt8], job: inout BulkExportJob, publicBase: String, upstreamBase: String) -> [UInt8]? {
+    /// `internalURL` maps a URL the upstream advertised to the one the gateway reaches it by.
+    public static func rewrite(_ body: [UInt8], job: inout BulkExportJob, publicBase: String, upstreamBase: String,
+                               internalURL: (String) -> String = { $0 }) -> [UInt8]? {
         guard let root = JSONTree(body)?.root, root.isObject, let output = root["output"], output.isArray else { return nil }
         var files: [String] = []
         var withheld: [String] = []
@@ -15,7 +17,8 @@ public enum BulkManifest {
             guard list.isArray else { return nil }
             var items: [ArraySlice<UInt8>] = []
             for item in list.elements {
-                guard item.isObject, let url = item["url"]?.string, let type = item["type"]?.string else { return nil }
+                guard item.isObject, let advertised = item["url"]?.string, let type = item["type"]?.string else { return nil }
+                let url = internalURL(advertised)
                 guard url.hasPrefix(upstreamBase + "/") || url.hasPrefix(upstreamBase + "?") else { return nil }
                 if filterTypes, let allowed = job.types, !allowed.contains(type) {
                     if !withheld.contains(type) { withheld.append(type) }

@@ -81,7 +81,7 @@ struct BulkJobPhase {
             throw .upstreamUnavailable(reason: "bulk_manifest_unreadable")
         }
         guard let rewritten = BulkManifest.rewrite(Array(body.readableBytesView), job: &job, publicBase: route.settings.baseURL,
-                                                   upstreamBase: Self.origin(route.settings.upstream)) else {
+                                                   upstreamBase: Self.origin(route.settings.upstream), internalURL: route.settings.upstreamURL) else {
             throw .upstreamUnavailable(reason: "bulk_manifest_unverifiable")
         }
         do {
@@ -107,7 +107,7 @@ struct BulkJobPhase {
         }
         // The status URL must be the upstream's own: the gateway never polls elsewhere.
         let origin = Self.origin(route.settings.upstream)
-        guard let location = upstream.headers.first(name: "content-location"), location.hasPrefix(origin + "/") else {
+        guard let location = upstream.headers.first(name: "content-location").map(route.settings.upstreamURL), location.hasPrefix(origin + "/") else {
             try? await jobs.release(owner: owner, slot: slot)
             throw .upstreamUnavailable(reason: "bulk_kickoff_location")
         }

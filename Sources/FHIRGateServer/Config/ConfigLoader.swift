@@ -248,8 +248,8 @@ public enum ConfigLoader {
     }
 
     static func parseRoute(_ doc: YAMLDocument, _ node: Node, at path: String) -> RouteSettings? {
-        guard let m = doc.mapping(node, at: path, keys: ["name", "base_url", "upstream", "policy", "upstream_authorization", "upstream_credential_file",
-                                                      "upstream_tls", "connect_timeout_seconds", "read_timeout_seconds"]) else { return nil }
+        guard let m = doc.mapping(node, at: path, keys: ["name", "base_url", "upstream", "upstream_advertised_base", "policy", "upstream_authorization",
+                                                      "upstream_credential_file", "upstream_tls", "connect_timeout_seconds", "read_timeout_seconds"]) else { return nil }
         let name = m.string("name", required: true, hint: "e.g. patient-facing")
         let base = m.string("base_url", required: true, hint: "the public FHIR base, e.g. https://fhir.example.org/r4")
         let upstream = m.string("upstream", required: true, hint: "the EHR's FHIR base, e.g. https://ehr.internal/fhir")
@@ -273,6 +273,12 @@ public enum ConfigLoader {
         }
         let policy = m.existingFile("policy")
         var mode = RouteSettings.UpstreamAuthorization.pass
+        let advertised = m.string("upstream_advertised_base")
+        if let advertised, UpstreamOrigin(url: advertised) == nil || !(advertised.hasPrefix("https://") || advertised.hasPrefix("http://"))
+            || advertised.hasSuffix("/") || advertised == upstream {
+            doc.report(m.node("upstream_advertised_base"), "'\(path).upstream_advertised_base' must be an absolute http(s) URL without a trailing '/', other than 'upstream'",
+                       hint: "the base the upstream writes in its own links (HAPI: server_address)")
+        }
         switch m.string("upstream_authorization") ?? "pass" {
         case "pass": mode = .pass
         case "strip": mode = .strip
@@ -302,7 +308,7 @@ public enum ConfigLoader {
         let connect = m.double("connect_timeout_seconds", range: 0.01...600) ?? 5
         let read = m.double("read_timeout_seconds", range: 0.01...3600) ?? 60
         guard let name, let base, let upstream else { return nil }
-        return RouteSettings(name: name, baseURL: base, basePath: basePath, host: host, upstream: upstream, policyFile: policy,
+        return RouteSettings(name: name, baseURL: base, basePath: basePath, host: host, upstream: upstream, upstreamAdvertisedBase: advertised, policyFile: policy,
                              upstreamAuthorization: mode, upstreamTLS: tls, connectTimeoutSeconds: connect, readTimeoutSeconds: read)
     }
 }

@@ -142,6 +142,10 @@ public struct RouteSettings: Sendable {
     public var basePath: [String]
     public var host: String?
     public var upstream: String
+    /// The base the upstream writes in its own answers when that is not `upstream`
+    /// (HAPI's `server_address` behind a balancer): its links, references, `Location`
+    /// and Bulk URLs name it, and mean the upstream.
+    public var upstreamAdvertisedBase: String?
     public var policyFile: String?
     public var upstreamAuthorization: UpstreamAuthorization
     public var upstreamTLS: UpstreamTLS
@@ -152,5 +156,17 @@ public struct RouteSettings: Sendable {
         public var caBundle: String?
         public var certificate: String?
         public var privateKey: String?
+    }
+
+    /// The bases under which the upstream's answers name its own resources.
+    public var upstreamBases: [String] { [upstream] + (upstreamAdvertisedBase.map { [$0] } ?? []) }
+
+    /// `url` with an advertised-base prefix put back on the configured upstream (which the
+    /// gateway's upstream client reaches); any other URL unchanged.
+    public func upstreamURL(_ url: String) -> String {
+        guard let advertised = upstreamAdvertisedBase, url.utf8.starts(with: advertised.utf8) else { return url }
+        let rest = Substring(url.utf8.dropFirst(advertised.utf8.count))
+        guard rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") else { return url }
+        return upstream + rest
     }
 }

@@ -34,7 +34,15 @@ struct PageLinkSigner: Sendable {
     /// The FHIR-relative target of an upstream (or public) URL, or nil if it is neither.
     /// Runs for every `fullUrl` of every Bundle: prefixes are compared as bytes.
     static func relativeTarget(of url: String, route: RouteRuntime) -> String? {
-        relativeTarget(of: url, base: route.settings.upstream) ?? relativeTarget(of: url, base: route.settings.baseURL)
+        upstreamRelativeTarget(of: url, route: route) ?? relativeTarget(of: url, base: route.settings.baseURL)
+    }
+
+    /// The target of a URL under one of the upstream's bases, or nil.
+    static func upstreamRelativeTarget(of url: String, route: RouteRuntime) -> String? {
+        for base in route.settings.upstreamBases {
+            if let target = relativeTarget(of: url, base: base) { return target }
+        }
+        return nil
     }
 
     /// The target of `url` relative to `base` (an upstream or public base URL), or nil.

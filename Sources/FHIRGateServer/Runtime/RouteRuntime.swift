@@ -23,14 +23,14 @@ final class RouteRuntime: Sendable {
         self.settings = settings
         self.policy = policy
         evaluator = PolicyEvaluator(policy: policy, baseURL: settings.baseURL)
-        responseGuard = ResponseGuard(base: settings.baseURL, upstreamBase: settings.upstream)
+        responseGuard = ResponseGuard(base: settings.baseURL, upstreamBases: settings.upstreamBases)
         if case .replace(let file) = settings.upstreamAuthorization {
             upstreamCredential = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         } else {
             upstreamCredential = nil
         }
         upstreamBasePath = URL(string: settings.upstream).map { $0.path } ?? ""
-        linkBases = [settings.upstream, settings.baseURL]
+        linkBases = settings.upstreamBases + [settings.baseURL]
 
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12

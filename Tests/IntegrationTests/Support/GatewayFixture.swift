@@ -15,7 +15,7 @@ final class GatewayFixture: @unchecked Sendable {
 
     init(options: TestEnvironment.Options = .init()) async throws {
         env = try TestEnvironment()
-        upstream = try SampleUpstream()
+        upstream = try SampleUpstream(advertisedBase: options.advertisedBase)
         upstreamPort = try await upstream.start()
         let port = try TestEnvironment.freePort()
         let adminPort = try TestEnvironment.freePort()

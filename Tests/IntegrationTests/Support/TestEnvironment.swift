@@ -44,6 +44,9 @@ final class TestEnvironment: @unchecked Sendable {
         var drainTimeout = 10.0
         var minTLS = "1.2"
         var upstreamOverride: String?
+        /// The base the sample upstream writes in its answers, configured as the route's
+        /// `upstream_advertised_base`.
+        var advertisedBase: String?
         var extraTopLevel = ""
         /// Policy file text for the route.
         var policy: String?
@@ -94,7 +97,7 @@ final class TestEnvironment: @unchecked Sendable {
         routes:
           - name: main
             base_url: "https://localhost:\(port)/r4"
-            upstream: "\(upstream)"
+            upstream: "\(upstream)"\(options.advertisedBase.map { "\n    upstream_advertised_base: \"\($0)\"" } ?? "")
             upstream_authorization: strip
             connect_timeout_seconds: 1
             read_timeout_seconds: \(options.readTimeout)\(policyLine)

@@ -68,7 +68,7 @@ struct ResponseGuardPhase {
         let signer = self.signer
         let rewrite: (String, Bool) -> String? = { url, isPageLink in
             if isPageLink { return signer.publicLink(url, route: route, binding: binding) }
-            guard let relative = PageLinkSigner.relativeTarget(of: url, base: route.settings.upstream) else { return nil }
+            guard let relative = PageLinkSigner.upstreamRelativeTarget(of: url, route: route) else { return nil }
             return route.settings.baseURL + relative
         }
         switch route.responseGuard.process(Array(body.readableBytesView), check: check, rewriteLink: ctx.returnsBundle ? rewrite : nil) {
@@ -132,8 +132,9 @@ struct ResponseGuardPhase {
     static func rewriteLocations(_ headers: inout HTTPHeaders, route: RouteRuntime) {
         for name in ["Location", "Content-Location"] {
             guard let value = headers.first(name: name) else { continue }
-            if value.hasPrefix(route.settings.upstream + "/") || value == route.settings.upstream {
-                headers.replaceOrAdd(name: name, value: route.settings.baseURL + value.dropFirst(route.settings.upstream.count))
+            for base in route.settings.upstreamBases where value.hasPrefix(base + "/") || value == base {
+                headers.replaceOrAdd(name: name, value: route.settings.baseURL + value.dropFirst(base.count))
+                break
             }
         }
     }
