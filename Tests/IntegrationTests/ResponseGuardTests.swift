@@ -86,6 +86,10 @@ extension IntegrationSuite {
             for query in ["?_format=json", "?_format=application/fhir%2Bjson", "?_format=application/fhir+json", "?_format=application/json;fhirVersion=4.0"] {
                 #expect(try await f.client.send(.GET, url + query, token: a).status == 200, "\(query)")
             }
+            // In a `_search` form body too.
+            let form = try await f.client.send(.POST, "\(f.base)/Observation/_search", token: a,
+                                               headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("_format=xml".utf8))
+            #expect(form.status == 406)
             #expect(!f.upstream.requestLog.contains { $0.contains("_format=xml") || $0.contains("_format=html") || $0.contains("_format=ttl") })
         }
     }

@@ -10,7 +10,7 @@ struct ForwardPhase {
     /// is widened by it; `_summary=true` and `_summary=text` (which leave out compartment
     /// references and categories) are not passed on, so the resource comes whole, which
     /// FHIR allows a server to do.
-    static func keepingCheckedElements(_ items: [RequestTarget.QueryItem], request: FHIRRequest, check: ResponseCheck?) -> [RequestTarget.QueryItem] {
+    static func shapedForCheck(_ items: [RequestTarget.QueryItem], request: FHIRRequest, check: ResponseCheck?) -> [RequestTarget.QueryItem] {
         guard let check, items.contains(where: { $0.name == "_elements" || $0.name == "_summary" }) else { return items }
         return items.compactMap { item in
             switch item.name {
@@ -46,7 +46,7 @@ struct ForwardPhase {
             url = fixed
         } else {
             for segment in request.pathSegments { url += "/" + PercentEncoding.encode(segment, inPath: true) }
-            let queryItems = Self.keepingCheckedElements(decision?.upstreamQuery ?? (target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : [])),
+            let queryItems = Self.shapedForCheck(decision?.upstreamQuery ?? (target.query + (ctx.formItems == nil ? (decision?.narrowing ?? []) : [])),
                                                          request: request, check: decision?.responseCheck)
             if !queryItems.isEmpty { url += "?" + PercentEncoding.query(queryItems) }
         }
@@ -67,7 +67,7 @@ struct ForwardPhase {
             }
             // `_format` overrides Accept upstream: anything but JSON (xml, html, ttl) would
             // come back unreadable to the guard.
-            if let format = target.query.first(where: { $0.name == "_format" })?.value.lowercased(), !Self.isJSONFormat(format) {
+            if let format = (target.query + (ctx.formItems ?? [])).first(where: { $0.name == "_format" })?.value.lowercased(), !Self.isJSONFormat(format) {
                 throw .notAcceptable(reason: "guarded_response_needs_json")
             }
             headers.replaceOrAdd(name: "Accept", value: "application/fhir+json")
@@ -89,7 +89,7 @@ struct ForwardPhase {
         upstream.headers = headers
 
         if let form = ctx.formItems {
-            let text = PercentEncoding.query(Self.keepingCheckedElements(form + (decision?.narrowing ?? []), request: request, check: decision?.responseCheck))
+            let text = PercentEncoding.query(Self.shapedForCheck(form + (decision?.narrowing ?? []), request: request, check: decision?.responseCheck))
             upstream.body = ByteBuffer(string: text)
             upstream.headers.replaceOrAdd(name: "Content-Type", value: "application/x-www-form-urlencoded")
         } else if ctx.body.readableBytes > 0 {
