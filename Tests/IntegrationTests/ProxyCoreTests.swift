@@ -90,9 +90,10 @@ extension IntegrationSuite {
             let token = try f.token("system/*.rs")
             let response = try await f.client.send(.GET, "\(f.base)/Binary/echo", token: token,
                                                    headers: [("Connection", "X-Client-Hop"), ("X-Client-Hop", "1"), ("TE", "trailers"),
-                                                             ("Proxy-Authorization", "Basic Zm9vOmJhcg==")])
+                                                             ("Proxy-Authorization", "Basic Zm9vOmJhcg=="), ("Cookie", "JSESSIONID=ehr-admin")])
             #expect(response.status == 200)
             let seen = response.json["headers"] as? [String: String] ?? [:]
+            #expect(seen["cookie"] == nil) // a client credential the gateway does not pass (strip)
             #expect(seen["x-client-hop"] == nil)
             #expect(seen["te"] == nil)
             #expect(seen["proxy-authorization"] == nil)

@@ -21,6 +21,10 @@ struct ForwardPhase {
         }
     }
 
+    /// When the gateway is the upstream's only client identity (`strip`, `replace`), a
+    /// client's cookies are a credential too (an EHR session would act as someone else).
+    static let replacedRequestHeadersAndCookies = replacedRequestHeaders + ["cookie"]
+
     /// Conditions and ranges of a read the gateway must not pass on when it checks the answer.
     static let partialReadHeaders = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"]
 
@@ -55,7 +59,8 @@ struct ForwardPhase {
         // body, and the client gets the headers of what it decided (another patient's
         // resource answers HEAD with the same 404 as GET).
         var upstream = UpstreamRequest(url: url, method: ctx.isHead && decision?.responseCheck != nil ? .GET : ctx.head.method)
-        var headers = HopByHop.strip(ctx.head.headers, alsoDropping: Self.replacedRequestHeaders)
+        var headers = HopByHop.strip(ctx.head.headers, alsoDropping: route.settings.upstreamAuthorization == .pass
+                                         ? Self.replacedRequestHeaders : Self.replacedRequestHeadersAndCookies)
         Self.addIdentity(to: &headers, ctx, route: route)
         if request.interaction == .conditionalCreate {
             headers.add(name: "If-None-Exist", value: PercentEncoding.query(request.conditionalCriteria.map { .init(name: $0.rawName, value: $0.value) }))
