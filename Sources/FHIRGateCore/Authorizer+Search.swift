@@ -21,11 +21,11 @@ extension Authorizer {
                     case (.none, .none):
                         return .deny(.insufficientScope(reason: "include_type_not_granted"))
                     case (.full, _), (_, .full):
-                        includedGranular[t] = nil
+                        break
                     case (.granular(let a), .granular(let b)):
-                        includedGranular[t, default: []] += a + b
+                        includedGranular[t] = a + b
                     case (.granular(let a), .none), (.none, .granular(let a)):
-                        includedGranular[t, default: []] += a
+                        includedGranular[t] = a
                     }
                 }
                 needsCheck = needsCheck || patient != nil

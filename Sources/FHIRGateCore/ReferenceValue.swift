@@ -64,6 +64,8 @@ extension ReferenceValue {
     /// Parses `value`, accepting an absolute URL under either base.
     public static func parse(_ value: String, bases: ReferenceBases) -> ReferenceValue? {
         if let parsed = parse(value, base: bases.primary) { return parsed }
+        // Only an absolute URL reads differently under another base.
+        guard value.utf8.starts(with: "http".utf8) || value.utf8.starts(with: "urn:".utf8) else { return nil }
         for base in bases.upstream {
             if let parsed = parse(value, base: base) { return parsed }
         }

@@ -60,9 +60,10 @@ public struct ResponseGuard: Sendable {
         var keep = [Bool](repeating: true, count: entries.count)
         // A batch or transaction answer keeps one entry per request entry, in order: a
         // withheld read becomes the same not-found entry a missing one gets.
-        var notFound = [Bool](repeating: false, count: entries.count)
-        let isBatchResponse = resource["type"].map { $0.isString("batch-response") || $0.isString("transaction-response") } ?? false
-        if let check, isBatchResponse {
+        // (Empty unless this is such an answer under a check: searches allocate nothing for it.)
+        var notFound: [Bool] = []
+        if let check, let kind = resource["type"], kind.isString("batch-response") || kind.isString("transaction-response") {
+            notFound = [Bool](repeating: false, count: entries.count)
             for (i, entry) in entries.enumerated() {
                 if let r = entry["resource"], r.isObject {
                     notFound[i] = !isVisible(r, check)
@@ -105,7 +106,7 @@ public struct ResponseGuard: Sendable {
         var out: [ArraySlice<UInt8>] = []
         out.reserveCapacity(entries.count)
         for (i, entry) in entries.enumerated() where keep[i] {
-            if notFound[i] {
+            if !notFound.isEmpty, notFound[i] {
                 entriesChanged = true
                 out.append(Self.notFoundEntry[...])
             } else if let rewriteLink, let url = entry["fullUrl"]?.string, let new = rewriteLink(url, false) {

@@ -6,10 +6,6 @@ import NIOHTTP1
 /// it is asked, for any patient) so that everything the gateway must filter shows up.
 extension SampleUpstream {
     /// `_elements` as HAPI applies it: the listed top-level elements, plus id and meta.
-    static func subset(_ resource: [String: Any]) -> (String) -> [String: Any] {
-        { list in subset(resource, list) }
-    }
-
     static func subset(_ resource: [String: Any], _ list: String) -> [String: Any] {
         let keep = Set(list.split(separator: ",").map(String.init)).union(["resourceType", "id", "meta"])
         return resource.filter { keep.contains($0.key) }
@@ -152,7 +148,7 @@ extension SampleUpstream {
             let offset = params.first { $0.0 == "_getpagesoffset" }.flatMap { Int($0.1) } ?? 0
             let pageMatches = Array(matches.dropFirst(offset).prefix(count))
             let elements = params.first { $0.0 == "_elements" }?.1
-            var page: [[String: Any]] = pageMatches.map { elements.map(Self.subset($0)) ?? $0 }.map { ["fullUrl": "\(base)/\(type)/\($0["id"] as? String ?? "")", "resource": $0, "search": ["mode": "match"]] }
+            var page: [[String: Any]] = pageMatches.map { r in elements.map { Self.subset(r, $0) } ?? r }.map { ["fullUrl": "\(base)/\(type)/\($0["id"] as? String ?? "")", "resource": $0, "search": ["mode": "match"]] }
             if params.contains(where: { $0.0 == "_revinclude" && $0.1 == "Provenance:target" }) {
                 let ids = Set(pageMatches.map { "\(type)/\($0["id"] as? String ?? "")" })
                 for p in store.withLock({ $0.byType["Provenance"] ?? [] }) {

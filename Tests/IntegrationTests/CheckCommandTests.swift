@@ -54,8 +54,9 @@ extension IntegrationSuite {
     /// error with its location, not a failure at start.
     @Test func reportsAnUpstreamTheClientCannotUse() throws {
         let env = try TestEnvironment()
-        for (upstream, column) in [("http://user@127.0.0.1:1/fhir", 15), ("http://127.0.0.1:0/fhir", 15)] {
-            let config = env.directory + "/upstream.yaml"
+        /// A config whose one route ends with `routeTail` (lines at the route's indentation).
+        func write(_ name: String, routeTail: String) throws -> String {
+            let config = env.directory + "/" + name
             try """
             server:
               listen: "127.0.0.1:8443"
@@ -64,25 +65,18 @@ extension IntegrationSuite {
             routes:
               - name: r
                 base_url: "https://localhost/r4"
-                upstream: "\(upstream)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """.appending("\n" + routeTail.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n")
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            return config
+        }
+        for (upstream, column) in [("http://user@127.0.0.1:1/fhir", 15), ("http://127.0.0.1:0/fhir", 15)] {
+            let config = try write("upstream.yaml", routeTail: "upstream: \"\(upstream)\"")
             let (status, output) = try runFhirgate(config)
             #expect(status == 1)
             #expect(output.contains("upstream.yaml:8:\(column): error: 'routes[0].upstream' must be an absolute http(s) URL"), "\(output)")
         }
         for advertised in ["ehr.example.org/fhir", "https://ehr.example.org/fhir/", "http://127.0.0.1:9/fhir"] {
-            let config = env.directory + "/advertised.yaml"
-            try """
-            server:
-              listen: "127.0.0.1:8443"
-            audit:
-              path: audit.jsonl
-            routes:
-              - name: r
-                base_url: "https://localhost/r4"
-                upstream: "http://127.0.0.1:9/fhir"
-                upstream_advertised_base: "\(advertised)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let config = try write("advertised.yaml", routeTail: "upstream: \"http://127.0.0.1:9/fhir\"\nupstream_advertised_base: \"\(advertised)\"")
             let (status, output) = try runFhirgate(config)
             #expect(status == 1)
             #expect(output.contains("advertised.yaml:9:31: error: 'routes[0].upstream_advertised_base' must be an absolute http(s) URL"), "\(output)")

@@ -52,14 +52,10 @@ extension ConfigDiagnostic {
         if let text = String(validating: data, as: UTF8.self) { return text }
         // Where the first byte that is not UTF-8 is: the line and column to fix.
         var line = 1, column = 1
-        let bytes = Array(data)
-        var i = 0
-        while i < bytes.count {
-            let lead = bytes[i]
-            let length = lead < 0x80 ? 1 : lead >= 0xC2 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3 : lead >= 0xF0 && lead < 0xF5 ? 4 : 0
-            guard length > 0, i + length <= bytes.count, String(validating: bytes[i..<(i + length)], as: UTF8.self) != nil else { break }
-            if lead == 0x0A { line += 1; column = 1 } else { column += 1 }
-            i += length
+        var bytes = data.makeIterator()
+        var decoder = UTF8()
+        while case .scalarValue(let scalar) = decoder.decode(&bytes) {
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
         }
         throw ConfigErrors([ConfigDiagnostic(file: file, line: line, column: column, message: "the \(kind) is not UTF-8 text",
                                              hint: "save it as UTF-8")])

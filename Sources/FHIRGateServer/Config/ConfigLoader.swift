@@ -265,17 +265,14 @@ public enum ConfigLoader {
             basePath = url.path.split(separator: "/").map(String.init)
         }
         if let upstream {
-            // The upstream client's own reading of the URL decides, so what passes here is
-            // what the gateway can connect to.
-            if UpstreamOrigin(url: upstream) == nil || !(upstream.hasPrefix("https://") || upstream.hasPrefix("http://")) || upstream.hasSuffix("/") {
+            if !Self.isUpstreamBase(upstream) {
                 doc.report(m.node("upstream"), "'\(path).upstream' must be an absolute http(s) URL (a host, a port from 1 to 65535 if any, no user info) without a trailing '/'")
             }
         }
         let policy = m.existingFile("policy")
         var mode = RouteSettings.UpstreamAuthorization.pass
         let advertised = m.string("upstream_advertised_base")
-        if let advertised, UpstreamOrigin(url: advertised) == nil || !(advertised.hasPrefix("https://") || advertised.hasPrefix("http://"))
-            || advertised.hasSuffix("/") || advertised == upstream {
+        if let advertised, !Self.isUpstreamBase(advertised) || advertised == upstream {
             doc.report(m.node("upstream_advertised_base"), "'\(path).upstream_advertised_base' must be an absolute http(s) URL without a trailing '/', other than 'upstream'",
                        hint: "the base the upstream writes in its own links (HAPI: server_address)")
         }
@@ -311,4 +308,12 @@ public enum ConfigLoader {
         return RouteSettings(name: name, baseURL: base, basePath: basePath, host: host, upstream: upstream, upstreamAdvertisedBase: advertised, policyFile: policy,
                              upstreamAuthorization: mode, upstreamTLS: tls, connectTimeoutSeconds: connect, readTimeoutSeconds: read)
     }
+
+    /// An absolute http(s) base without a trailing `/` that the upstream client can read.
+    /// The client's own reading of the URL decides, so what passes here is what the
+    /// gateway can connect to.
+    static func isUpstreamBase(_ url: String) -> Bool {
+        UpstreamOrigin(url: url) != nil && (url.hasPrefix("https://") || url.hasPrefix("http://")) && !url.hasSuffix("/")
+    }
+
 }

@@ -39,7 +39,7 @@ struct PageLinkSigner: Sendable {
 
     /// The target of a URL under one of the upstream's bases, or nil.
     static func upstreamRelativeTarget(of url: String, route: RouteRuntime) -> String? {
-        for base in route.settings.upstreamBases {
+        for base in route.upstreamBases {
             if let target = relativeTarget(of: url, base: base) { return target }
         }
         return nil

@@ -15,6 +15,9 @@ final class RouteRuntime: Sendable {
     /// The Authorization value sent upstream in `replace` mode.
     let upstreamCredential: String?
     let upstreamBasePath: String
+    /// The bases the upstream's answers name it by (`RouteSettings.upstreamBases`), built
+    /// once: link rewriting reads them for every Bundle entry.
+    let upstreamBases: [String]
     /// The URL prefixes Bundle links are rewritten from (upstream and public base), for
     /// the guard's look at a page's bytes before it reads one.
     let linkBases: [String]
@@ -23,14 +26,15 @@ final class RouteRuntime: Sendable {
         self.settings = settings
         self.policy = policy
         evaluator = PolicyEvaluator(policy: policy, baseURL: settings.baseURL)
-        responseGuard = ResponseGuard(base: settings.baseURL, upstreamBases: settings.upstreamBases)
+        upstreamBases = settings.upstreamBases
+        responseGuard = ResponseGuard(base: settings.baseURL, upstreamBases: upstreamBases)
         if case .replace(let file) = settings.upstreamAuthorization {
             upstreamCredential = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         } else {
             upstreamCredential = nil
         }
         upstreamBasePath = URL(string: settings.upstream).map { $0.path } ?? ""
-        linkBases = settings.upstreamBases + [settings.baseURL]
+        linkBases = upstreamBases + [settings.baseURL]
 
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12

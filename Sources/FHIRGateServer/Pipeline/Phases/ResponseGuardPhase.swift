@@ -132,7 +132,7 @@ struct ResponseGuardPhase {
     static func rewriteLocations(_ headers: inout HTTPHeaders, route: RouteRuntime) {
         for name in ["Location", "Content-Location"] {
             guard let value = headers.first(name: name) else { continue }
-            for base in route.settings.upstreamBases where value.hasPrefix(base + "/") || value == base {
+            for base in route.upstreamBases where value.hasPrefix(base + "/") || value == base {
                 headers.replaceOrAdd(name: name, value: route.settings.baseURL + value.dropFirst(base.count))
                 break
             }
