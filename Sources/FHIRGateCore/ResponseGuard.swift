@@ -119,7 +119,11 @@ public struct ResponseGuard: Sendable {
         // One resource's history with none of it visible looks like a missing resource.
         if let check, check.hideWhenEmptied, !entries.isEmpty, removed == entries.count { return .hide }
         if entriesChanged, entryValue != nil { replacing["entry"] = JSONBytes.array(out) }
-        if removed > 0 { replacing["total"] = .some(nil) }
+        // The upstream counted what it matched, not what this check lets through (data
+        // rules it knows nothing of, a narrowing a type's history ignores, later pages
+        // never read here): under a check its `total`, or `_summary=count`'s count, would
+        // tell how much is withheld, so it is not passed on (as HAPI's consent service does).
+        if check != nil || removed > 0, resource["total"] != nil { replacing["total"] = .some(nil) }
         guard !replacing.isEmpty else { return .pass }
         return .replace(JSONBytes.object(resource, replacing: replacing), removed: removed + notFound.count(where: { $0 }))
     }

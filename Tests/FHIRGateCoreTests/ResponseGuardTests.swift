@@ -53,6 +53,27 @@ import Testing
         }
     }
 
+    /// The upstream's total counts what it matched: under a check it would tell how much is
+    /// withheld (labelled records, other pages), so it goes even when this page loses nothing;
+    /// with no check it stays.
+    @Test func aCheckedBundleCarriesNoUpstreamTotal() throws {
+        let mine = bundle([observation("mine", patient: "a", category: "laboratory")])
+        var labels = ResponseCheck(patient: "a")
+        labels.deniedSecurityLabels = ["http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R"]
+        for check in [ResponseCheck(patient: "a"), labels] {
+            guard case .replace(let bytes, let removed) = guardian.check(mine, against: check) else {
+                Issue.record("expected the total to be taken out")
+                continue
+            }
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            #expect(removed == 0 && obj["total"] == nil && ids(.replace(bytes, removed: 0), original: bytes) == ["mine"])
+        }
+        // `_summary=count`'s answer is only a total.
+        let count = Array(#"{"resourceType":"Bundle","type":"searchset","total":4}"#.utf8)
+        #expect(guardian.check(count, against: labels) == .replace(Array(#"{"resourceType":"Bundle","type":"searchset"}"#.utf8), removed: 0))
+        #expect(guardian.process(mine, check: nil, rewriteLink: nil) == .pass)
+    }
+
     /// References as written by upstreams that do not escape slashes (most of them) take
     /// a byte-wise fast path; every other form is parsed. Both must agree.
     @Test func referenceFormsAreReadAlike() throws {

@@ -75,9 +75,15 @@ extension IntegrationSuite {
             let byID = try await f.client.send(.GET, "\(f.base)/Observation/obs-restricted-pat-c", token: c)
             let missing = try await f.client.send(.GET, "\(f.base)/Observation/no-such-id", token: c)
             #expect(byID.status == 404 && byID.body == missing.body)
+            // A first page that withholds nothing must not tell, by the upstream's total (which
+            // counts the restricted record), that something is withheld on another page.
+            let firstPage = try await f.client.send(.GET, "\(f.base)/Observation?_count=1", token: c)
+            #expect(firstPage.status == 200 && ids(firstPage).count == 1 && firstPage.json["total"] == nil, "\(firstPage.text)")
             // A clinician (report-only rule): sees it, and the audit record says it would not have.
             let clinician = try await f.client.send(.GET, "\(f.base)/Observation?patient=pat-c", token: try f.token("user/*.rs"))
             #expect(ids(clinician).contains("obs-restricted-pat-c"))
+            // Nothing is checked for it (a report-only rule changes no response): the total stays.
+            #expect(clinician.json["total"] as? Int == ids(clinician).count)
             let line = try #require(try await auditLine(f, requestID: clinician.headers.first(name: "x-request-id")))
             #expect(line.contains(#""would_deny":"trial-restricted-for-clinicians""#), "\(line)")
         }
