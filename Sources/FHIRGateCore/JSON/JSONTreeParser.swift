@@ -223,8 +223,10 @@ struct JSONTreeParser: ~Copyable {
     }
 
     /// Keys compared by their decoded value (so `"a"` and `"\u0061"` are the same key);
-    /// unescaped keys, nearly all of them, are compared in place.
-    func hasDuplicateKey(from base: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// unescaped keys, nearly all of them, are compared in place. (`mutating` only so the
+    /// parser is passed by reference: as a borrowing method it was copied, 64 bytes, onto
+    /// the stack for every object closed.)
+    mutating func hasDuplicateKey(from base: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = keyStack.count - base
         guard count > 1 else { return false }
         // Two or three keys (most FHIR objects: a Reference, a Coding, a Quantity): the
