@@ -13,9 +13,21 @@ public struct AuditLogFollower {
     private var pending = LineBuffer()
     private var startAtLast: Int?
 
+    private var startAtTime: String?
+
     public init(path: String, fromLast lines: Int? = nil) {
         self.path = path
         startAtLast = lines
+    }
+
+    /// Starts after the last record older than `time` (an audit `time` value), found from
+    /// the file's end: `audit tail --since 10m` on a day's log reads the last minutes, not
+    /// the day. Records are in time order up to the moments between a response's end and
+    /// its record's queueing, so callers pass a time a little before the one they filter on.
+    /// A line without a leading `time` (another format) makes it read the whole file.
+    public init(path: String, fromTime time: String) {
+        self.path = path
+        startAtTime = time
     }
 
     public mutating func readNewLines() -> [String] {
@@ -27,8 +39,11 @@ public struct AuditLogFollower {
             inode = UInt64(info.st_ino)
             if let n = startAtLast {
                 try? h.seek(toOffset: UInt64(Self.offsetOfLastLines(n, fd: h.fileDescriptor, size: Int(info.st_size))))
+            } else if let time = startAtTime {
+                try? h.seek(toOffset: UInt64(Self.offsetAfterLastRecord(before: time, fd: h.fileDescriptor, size: Int(info.st_size))))
             }
             startAtLast = nil // a rotated-in file is read from its start
+            startAtTime = nil
         }
         guard let h = handle else { return [] }
         lines += split(h.readDataToEndOfFile())
@@ -47,6 +62,42 @@ public struct AuditLogFollower {
         var lines: [String] = []
         while let line = pending.nextLine() { lines.append(String(decoding: line, as: UTF8.self)) }
         return lines
+    }
+
+    /// Where the line after the last record older than `time` begins (0 if there is none,
+    /// or if a line does not start with `{"time":"…"`). Times are fixed-width ISO 8601 UTC,
+    /// so they compare as bytes.
+    static func offsetAfterLastRecord(before time: String, fd: Int32, size: Int) -> Int {
+        let prefix = Array(#"{"time":""#.utf8)
+        let wanted = Array(time.utf8)
+        var found = 0
+        var lineEnd = size      // where the line being looked at ends (its newline, or the file's end)
+        var later: [UInt8] = [] // the first bytes after the piece being read (the next piece's start)
+        _ = AuditLogTail.readBackwards(fd: fd, size: size) { piece, offset in
+            let window = piece + later
+            later = Array(piece.prefix(prefix.count + wanted.count))
+            // Each line start in this piece, from the last: after a newline, or the file's start.
+            var i = piece.count - 1
+            while i >= -1 {
+                if i >= 0, piece[i] != 0x0A { i -= 1; continue }
+                if i == -1, offset != 0 { break }
+                let start = i + 1
+                let absolute = offset + start
+                defer { lineEnd = absolute - 1; i -= 1 }
+                guard absolute < lineEnd else { continue } // an empty line (or the file's end)
+                let head = window[start..<min(window.count, start + prefix.count + wanted.count)]
+                guard head.starts(with: prefix) else {
+                    found = 0
+                    return true
+                }
+                if head.dropFirst(prefix.count).lexicographicallyPrecedes(wanted) {
+                    found = lineEnd + 1
+                    return true
+                }
+            }
+            return false
+        }
+        return min(found, size)
     }
 
     /// Where the last `n` complete lines of the file begin (0 if it has no more than

@@ -56,13 +56,19 @@ struct Audit: AsyncParsableCommand {
                 return (String(text[..<eq]), String(text[text.index(after: eq)...]))
             }
             var cutoff: String?
+            var reader: AuditLogFollower
             if let since {
                 guard let seconds = Self.seconds(since) else { throw ValidationError("--since takes 90s, 10m, 2h or 1d") }
-                cutoff = AuditTailFormatter.timestamp(Date().addingTimeInterval(-seconds))
+                let now = Date()
+                cutoff = AuditTailFormatter.timestamp(now.addingTimeInterval(-seconds))
+                // Read from the last record well before the cutoff (records can be a little
+                // out of time order); the formatter keeps exactly those since the cutoff.
+                reader = AuditLogFollower(path: file, fromTime: AuditTailFormatter.timestamp(now.addingTimeInterval(-seconds - 300)))
+            } else {
+                // Only the last n records are wanted: read from near the end.
+                reader = AuditLogFollower(path: file, fromLast: n)
             }
             let formatter = AuditTailFormatter(color: isatty(STDOUT_FILENO) != 0, raw: json, filters: filters, since: cutoff)
-            // Without --since only the last n records are wanted: read from near the end.
-            var reader = AuditLogFollower(path: file, fromLast: since == nil ? n : nil)
             let initial = reader.readNewLines()
             for line in initial.suffix(since == nil ? n : Int.max) { formatter.print(line) }
             guard follow else { return }
