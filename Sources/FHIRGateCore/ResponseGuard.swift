@@ -95,9 +95,12 @@ public struct ResponseGuard: Sendable {
                           let id = r["id"]?.string else { continue }
                     shown.insert(t + "/" + id)
                 }
+                // The targets stand in for the compartment, not for the token's (or the
+                // route's) types: a Provenance is kept this way only where Provenance is seen at all.
+                let provenanceSeen = check.visibleTypes?.contains("Provenance") ?? true
                 for i in provenance {
                     guard let r = entries[i]["resource"] else { continue }
-                    keep[i] = isVisible(r, check) || (check.patient != nil && provenanceTargetsOnly(r, shown))
+                    keep[i] = isVisible(r, check) || (check.patient != nil && provenanceSeen && provenanceTargetsOnly(r, shown))
                 }
             }
         }

@@ -141,6 +141,7 @@ struct ExplainReport {
             var parts: [String] = []
             if let p = c.patient { parts.append("in the compartment of Patient/\(p)") }
             for (t, scopes) in c.granular { parts.append("\(t) matches one of \(scopes.map(\.description).joined(separator: " "))") }
+            if let types = c.visibleTypes { parts.append("only types \(types.sorted().joined(separator: ", "))") }
             if !c.deniedSecurityLabels.isEmpty { parts.append("withhold labels \(c.deniedSecurityLabels.joined(separator: ", "))") }
             if c.hideWhenEmptied { parts.append("nothing visible → 404") }
             lines.append(("response check", parts.isEmpty ? "yes" : parts.joined(separator: "; ")))

@@ -45,6 +45,36 @@ import Testing
         #expect(granular.responseCheck != nil)
     }
 
+    /// `$everything`, a compartment's every type, system-level searches, includes and their
+    /// followed pages can bring types the route does not expose: only exposed ones are shown.
+    @Test func answersOfManyTypesShowOnlyTheExposedOnes() {
+        var p = Policy(name: "t")
+        var exposure = Policy.Exposure()
+        exposure.types = ["Patient": ["read", "$everything"], "Observation": ["read", "search-type"], "Encounter": ["read"]]
+        exposure.system = ["search-system"]
+        p.exposure = exposure
+        let exposed: Set<String> = ["Patient", "Observation", "Encounter"]
+        for (target, scope, patient) in [("/Patient/p1/$everything", "patient/*.rs", "p1"), ("/Patient/p1/$everything", "user/*.rs", nil),
+                                         ("/Observation?_include=Observation:subject", "user/*.rs", nil), ("/?_type=Observation", "user/*.rs", nil)] {
+            let d = decide(target, scope: scope, patient: patient, policy: p)
+            #expect(d.isAllowed && d.responseCheck?.visibleTypes == exposed, "\(target) \(scope)")
+            #expect(d.responseCheck?.patient == patient)
+        }
+        // A type's own search or read names its type: nothing added (a user/ read streams).
+        #expect(decide("/Observation/o1", scope: "user/*.rs", policy: p).responseCheck == nil)
+        #expect(decide("/Observation?code=x", scope: "user/*.rs", policy: p).responseCheck == nil)
+        // Only narrowed: a token that sees fewer types keeps its own limit.
+        let fewer = decide("/Observation?_include=Observation:subject", scope: "user/Observation.rs user/Patient.rs user/Group.rs", policy: p)
+        #expect(fewer.responseCheck?.visibleTypes.map { $0.isSubset(of: exposed) } != false)
+        // Report-only files change nothing; a `*` exposure exposes every type.
+        var trial = p
+        trial.mode = .reportOnly
+        #expect(decide("/Patient/p1/$everything", scope: "user/*.rs", policy: trial).responseCheck == nil)
+        var open = p
+        open.exposure?.anyType = ["read"]
+        #expect(decide("/Patient/p1/$everything", scope: "user/*.rs", policy: open).responseCheck == nil)
+    }
+
     @Test func defaultDenyWhenRulesAreListedAndNoneAllows() {
         let p = policy([PolicyRule(id: "reads", codes: ["read"], effect: .allow)])
         #expect(decide("/Observation/o1", scope: "user/*.rs", policy: p).isAllowed)

@@ -156,6 +156,9 @@ import Testing
         let stray: [String: Any] = ["resourceType": "Provenance", "id": "p2", "target": [["reference": "Condition/of-b"]]]
         let body = bundle([obs, prov, stray])
         #expect(ids(guardian.check(body, against: ResponseCheck(patient: "a")), original: body) == ["o1", "p1"])
+        // Not where Provenance is not seen at all (a token or route without it).
+        let noProvenance = ResponseCheck(patient: "a", visibleTypes: ["Observation"])
+        #expect(ids(guardian.check(body, against: noProvenance), original: body) == ["o1"])
     }
 
     @Test func linkedPatientIsShownOnlyWhenPolicyFollowsLinks() {

@@ -89,6 +89,31 @@ extension IntegrationSuite {
         }
     }
 
+    /// The route exposes Patient ($everything), Observation and Encounter: a `$everything`
+    /// answer (which an EHR fills with every compartment type) shows only those, under
+    /// `user/` scopes as well as `patient/`.
+    @Test func everythingShowsOnlyTheTypesTheRouteExposes() async throws {
+        let policy = """
+        name: narrow
+        exposure:
+          resources:
+            Patient: [read, $everything]
+            Observation: [read, search-type]
+            Encounter: [read]
+        """
+        try await GatewayFixture.with(options(policy)) { f in
+            for token in [try f.token("patient/*.rs", patient: "pat-a"), try f.token("user/*.rs")] {
+                let everything = try await f.client.send(.GET, "\(f.base)/Patient/pat-a/$everything", token: token)
+                let types = Set((everything.json["entry"] as? [[String: Any]] ?? []).compactMap { ($0["resource"] as? [String: Any])?["resourceType"] as? String })
+                #expect(everything.status == 200 && types == ["Patient", "Observation", "Encounter"], "\(types)")
+            }
+            // The upstream did send the others.
+            #expect(f.upstream.requestLog.contains { $0.hasPrefix("GET /fhir/Patient/pat-a/$everything") })
+            let direct = try await f.client.send(.GET, "\(f.base)/Condition/cond-pat-a", token: try f.token("user/*.rs"))
+            #expect(direct.status == 403)
+        }
+    }
+
     @Test func brokenPolicyUnderLoadKeepsTheOldOneAndAFixIsPickedUpWithoutRestart() async throws {
         try await GatewayFixture.with(options()) { f in
             let admin = "http://127.0.0.1:\(f.gateway.adminPort)"

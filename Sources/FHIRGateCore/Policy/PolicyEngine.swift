@@ -71,6 +71,17 @@ public struct PolicyEngine: Sendable {
             deny(.forbidden(reason: "policy_default_deny"), id: "default_deny")
         }
 
+        // An answer that can hold other types than the request names (`$everything`, a
+        // compartment's every type, system-level search or history, `_include`, a followed
+        // page of any of them) shows only the types the route exposes: an EHR's
+        // `$everything` also returns Consent, Claim, Group (with every member), Account…
+        if let exposure = policy.exposure, exposure.anyType.isEmpty, !fileTrial, Self.mayReturnOtherTypes(request) {
+            var check = result.responseCheck ?? ResponseCheck(patient: nil)
+            let exposed = Set(exposure.types.keys)
+            check.visibleTypes = check.visibleTypes.map { $0.intersection(exposed) } ?? exposed
+            result.responseCheck = check
+        }
+
         // Data rules: resources with these labels are withheld by the response guard.
         for rule in policy.dataRules {
             if let contexts = rule.contexts { guard let context, contexts.contains(context) else { continue } }
@@ -92,5 +103,15 @@ public struct PolicyEngine: Sendable {
             return denied
         }
         return result
+    }
+
+    /// Whether the answer can hold resources of types the request does not name.
+    static func mayReturnOtherTypes(_ request: FHIRRequest) -> Bool {
+        switch request.interaction {
+        case .searchSystem, .historySystem, .pageContinuation: return true
+        case .searchCompartment where request.resourceType == nil: return true
+        default: break
+        }
+        return request.operation == "everything" || request.parameters.contains { $0.code == "_include" || $0.code == "_revinclude" }
     }
 }
