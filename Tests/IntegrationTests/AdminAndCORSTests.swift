@@ -17,7 +17,16 @@ extension IntegrationSuite {
             #expect(metadata.headers.first(name: "Access-Control-Allow-Origin") == "*")
             let smart = try await f.client.send(.GET, "\(f.base)/.well-known/smart-configuration")
             #expect(smart.status == 200)
-            #expect(try await f.client.send(.GET, "\(f.base)/Patient/pat-a").status == 401)
+            // A browser app's script can read what it needs from answers and refusals alike
+            // (the version for If-Match, the request id, why its token was refused).
+            let read = try await f.client.send(.GET, "\(f.base)/Patient/pat-a", token: try f.token("patient/Patient.rs", patient: "pat-a"))
+            let refused = try await f.client.send(.GET, "\(f.base)/Patient/pat-a")
+            #expect(read.status == 200 && read.headers.first(name: "ETag") != nil && refused.status == 401)
+            for answer in [metadata, read, refused] {
+                #expect(answer.headers.first(name: "Access-Control-Allow-Origin") == "*")
+                let exposed = Set((answer.headers.first(name: "Access-Control-Expose-Headers") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+                #expect(exposed.isSuperset(of: ["etag", "location", "content-location", "retry-after", "x-progress", "x-request-id", "www-authenticate"]), "\(exposed)")
+            }
             #expect(try await f.client.send(.GET, "https://localhost:\(f.gateway.port)/elsewhere/metadata").status == 404)
         }
     }

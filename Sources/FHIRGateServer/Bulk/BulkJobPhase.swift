@@ -49,7 +49,6 @@ struct BulkJobPhase {
             headers.add(name: "Content-Type", value: "application/fhir+ndjson")
             headers.add(name: "Content-Length", value: String(body.count))
             headers.add(name: "X-Request-ID", value: ctx.requestID)
-            headers.add(name: "Access-Control-Allow-Origin", value: "*")
             return GatewayResponse(status: .ok, headers: headers, body: ctx.isHead ? .empty : .bytes(ByteBuffer(bytes: body)))
         }
         guard let n = Int(file), job.files.indices.contains(n) else { throw .notFound(reason: "bulk_file_not_found") }
@@ -94,7 +93,6 @@ struct BulkJobPhase {
         headers.replaceOrAdd(name: "Content-Length", value: String(rewritten.count))
         headers.remove(name: "ETag")
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
-        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
         return GatewayResponse(status: .ok, headers: headers, body: .bytes(ByteBuffer(bytes: rewritten)))
     }
 
@@ -131,7 +129,6 @@ struct BulkJobPhase {
         var headers = HopByHop.strip(upstream.headers, alsoDropping: ResponseGuardPhase.upstreamIdentityHeaders)
         headers.replaceOrAdd(name: "Content-Location", value: route.settings.baseURL + "/" + BulkExportJob.statusSegment + "/" + job.id)
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
-        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
         return GatewayResponse(status: .accepted, headers: headers, body: .stream(upstream.body))
     }
 

@@ -60,6 +60,7 @@ struct RequestExchange: Sendable {
         // it could be framed differently by another parser (request smuggling).
         let keepAlive = refusal != .payloadTooLarge && response.status != .badRequest && head.isKeepAlive && !registry.isDraining
         response.headers.remove(name: "Connection")
+        CrossOrigin.apply(to: &response.headers)
         if !keepAlive && !viaHTTP2 { response.headers.add(name: "Connection", value: "close") }
         ctx.status = Int(response.status.code)
         let outcome = Outcome(keepOpen: keepAlive, bodyUnread: bodyRefusal != nil)

@@ -22,7 +22,6 @@ struct GatewayResponse: Sendable {
         headers.add(name: "Content-Type", value: "application/fhir+json")
         headers.add(name: "Content-Length", value: String(json.utf8.count))
         headers.add(name: "X-Request-ID", value: requestID)
-        headers.add(name: "Access-Control-Allow-Origin", value: "*")
         if let challenge = error.wwwAuthenticate(realm: realm) { headers.add(name: "WWW-Authenticate", value: challenge) }
         if case .throttled(let seconds, _) = error { headers.add(name: "Retry-After", value: String(max(1, seconds))) }
         return GatewayResponse(status: .init(statusCode: error.status), headers: headers, body: .bytes(ByteBuffer(string: json)))

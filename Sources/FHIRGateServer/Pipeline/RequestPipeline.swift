@@ -54,11 +54,7 @@ struct RequestPipeline: Sendable {
 
     /// CORS preflight for API paths is answered by the gateway itself.
     static func preflight(_ ctx: RequestContext) -> GatewayResponse {
-        var headers = HTTPHeaders()
-        headers.add(name: "Access-Control-Allow-Origin", value: "*")
-        headers.add(name: "Access-Control-Allow-Methods", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-        headers.add(name: "Access-Control-Allow-Headers", value: "Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, If-Modified-Since, Prefer, X-Request-ID")
-        headers.add(name: "Access-Control-Max-Age", value: "600")
+        var headers = CrossOrigin.preflightHeaders()
         headers.add(name: "Content-Length", value: "0")
         headers.add(name: "X-Request-ID", value: ctx.requestID)
         return GatewayResponse(status: .noContent, headers: headers, body: .empty)

@@ -25,7 +25,6 @@ struct ResponseGuardPhase {
         var headers = HopByHop.strip(upstream.headers, alsoDropping: Self.upstreamIdentityHeaders)
         Self.rewriteLocations(&headers, route: route)
         headers.replaceOrAdd(name: "X-Request-ID", value: ctx.requestID)
-        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
 
         let check = ctx.decision?.responseCheck
         guard ctx.responseIsProcessed, !ctx.isHead || check != nil, (200..<300).contains(Int(upstream.status.code)) else {
