@@ -13,6 +13,7 @@ import NIOPosix
 @main
 enum Entry {
     static func main() async {
+        MallocTuning.apply()
         if ProcessInfo.processInfo.environment["FHIRGATE_SWIFT_EXECUTOR"] != "pool" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
