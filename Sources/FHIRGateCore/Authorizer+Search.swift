@@ -13,7 +13,7 @@ extension Authorizer {
         for p in request.parameters {
             switch p.code {
             case "_include", "_revinclude":
-                guard let reached = includeTarget(p, searchedType: type) else {
+                guard let reached = Self.includeTarget(p, searchedType: type) else {
                     return .deny(.malformedRequest(reason: "bad_include"))
                 }
                 for t in reached {
@@ -104,7 +104,8 @@ extension Authorizer {
     }
 
     /// The types an `_include`/`_revinclude` value can bring back.
-    func includeTarget(_ p: SearchParameter, searchedType: String) -> [String]? {
+    /// The types an `_include`/`_revinclude` can bring (nil: not one the gateway can read).
+    static func includeTarget(_ p: SearchParameter, searchedType: String) -> [String]? {
         if let m = p.modifier, m != "iterate" { return nil }
         if p.value == "*" { return nil }
         let parts = p.value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)

@@ -50,19 +50,24 @@ import Testing
     @Test func answersOfManyTypesShowOnlyTheExposedOnes() {
         var p = Policy(name: "t")
         var exposure = Policy.Exposure()
-        exposure.types = ["Patient": ["read", "$everything"], "Observation": ["read", "search-type"], "Encounter": ["read"]]
+        exposure.types = ["Patient": ["read", "$everything"], "Observation": ["read", "search-type"], "Encounter": ["read"], "Provenance": ["read"]]
         exposure.system = ["search-system"]
         p.exposure = exposure
-        let exposed: Set<String> = ["Patient", "Observation", "Encounter"]
+        let exposed: Set<String> = ["Patient", "Observation", "Encounter", "Provenance"]
         for (target, scope, patient) in [("/Patient/p1/$everything", "patient/*.rs", "p1"), ("/Patient/p1/$everything", "user/*.rs", nil),
                                          ("/Observation?_include=Observation:subject", "user/*.rs", nil), ("/?_type=Observation", "user/*.rs", nil)] {
             let d = decide(target, scope: scope, patient: patient, policy: p)
             #expect(d.isAllowed && d.responseCheck?.visibleTypes == exposed, "\(target) \(scope)")
             #expect(d.responseCheck?.patient == patient)
         }
-        // A type's own search or read names its type: nothing added (a user/ read streams).
+        // A type's own search or read names its type, and an include that reaches only
+        // exposed types adds nothing either (a user/ answer streams).
         #expect(decide("/Observation/o1", scope: "user/*.rs", policy: p).responseCheck == nil)
         #expect(decide("/Observation?code=x", scope: "user/*.rs", policy: p).responseCheck == nil)
+        #expect(decide("/Observation?_revinclude=Provenance:target", scope: "user/*.rs", policy: p).responseCheck == nil)
+        #expect(decide("/Observation?_include=Observation:subject:Patient", scope: "user/*.rs", policy: p).responseCheck == nil)
+        // Observation.subject can be a Group, which this route does not expose.
+        #expect(decide("/Observation?_include=Observation:subject", scope: "user/*.rs", policy: p).responseCheck?.visibleTypes == exposed)
         // Only narrowed: a token that sees fewer types keeps its own limit.
         let fewer = decide("/Observation?_include=Observation:subject", scope: "user/Observation.rs user/Patient.rs user/Group.rs", policy: p)
         #expect(fewer.responseCheck?.visibleTypes.map { $0.isSubset(of: exposed) } != false)

@@ -72,10 +72,11 @@ public struct PolicyEngine: Sendable {
         }
 
         // An answer that can hold other types than the request names (`$everything`, a
-        // compartment's every type, system-level search or history, `_include`, a followed
-        // page of any of them) shows only the types the route exposes: an EHR's
-        // `$everything` also returns Consent, Claim, Group (with every member), Account…
-        if let exposure = policy.exposure, exposure.anyType.isEmpty, !fileTrial, Self.mayReturnOtherTypes(request) {
+        // compartment's every type, system-level search or history, an `_include` that can
+        // reach a type not exposed, a followed page of any of them) shows only the types the
+        // route exposes: an EHR's `$everything` also returns Consent, Claim, Group (with
+        // every member), Account…
+        if let exposure = policy.exposure, exposure.anyType.isEmpty, !fileTrial, Self.mayShowUnexposedTypes(request, exposure) {
             var check = result.responseCheck ?? ResponseCheck(patient: nil)
             let exposed = Set(exposure.types.keys)
             check.visibleTypes = check.visibleTypes.map { $0.intersection(exposed) } ?? exposed
@@ -105,13 +106,20 @@ public struct PolicyEngine: Sendable {
         return result
     }
 
-    /// Whether the answer can hold resources of types the request does not name.
-    static func mayReturnOtherTypes(_ request: FHIRRequest) -> Bool {
+    /// Whether the answer can hold resources of types the route does not expose (the
+    /// request's own type passed the exposure check). `_revinclude=Provenance:target`, on
+    /// every US Core search, brings only Provenance: no check for it where Provenance is exposed.
+    static func mayShowUnexposedTypes(_ request: FHIRRequest, _ exposure: Policy.Exposure) -> Bool {
         switch request.interaction {
         case .searchSystem, .historySystem, .pageContinuation: return true
         case .searchCompartment where request.resourceType == nil: return true
         default: break
         }
-        return request.operation == "everything" || request.parameters.contains { $0.code == "_include" || $0.code == "_revinclude" }
+        if request.operation == "everything" { return true }
+        return request.parameters.contains { p in
+            guard p.code == "_include" || p.code == "_revinclude" else { return false }
+            guard let type = request.resourceType, let reached = Authorizer.includeTarget(p, searchedType: type) else { return true }
+            return !reached.allSatisfy(exposure.exposes(type:))
+        }
     }
 }
