@@ -11,13 +11,17 @@ public struct AuditLogFollower {
     private var handle: FileHandle?
     private var inode: UInt64 = 0
     private var pending = LineBuffer()
-    private var startAtLast: Int?
-
-    private var startAtTime: String?
+    /// Where the first file read starts (a rotated-in file is read from its start).
+    private enum Start {
+        case beginning
+        case lastLines(Int)
+        case after(time: String)
+    }
+    private var start: Start
 
     public init(path: String, fromLast lines: Int? = nil) {
         self.path = path
-        startAtLast = lines
+        start = lines.map(Start.lastLines) ?? .beginning
     }
 
     /// Starts after the last record older than `time` (an audit `time` value), found from
@@ -27,7 +31,7 @@ public struct AuditLogFollower {
     /// A line without a leading `time` (another format) makes it read the whole file.
     public init(path: String, fromTime time: String) {
         self.path = path
-        startAtTime = time
+        start = .after(time: time)
     }
 
     public mutating func readNewLines() -> [String] {
@@ -37,13 +41,14 @@ public struct AuditLogFollower {
             var info = stat()
             fstat(h.fileDescriptor, &info)
             inode = UInt64(info.st_ino)
-            if let n = startAtLast {
+            switch start {
+            case .beginning: break
+            case .lastLines(let n):
                 try? h.seek(toOffset: UInt64(Self.offsetOfLastLines(n, fd: h.fileDescriptor, size: Int(info.st_size))))
-            } else if let time = startAtTime {
+            case .after(let time):
                 try? h.seek(toOffset: UInt64(Self.offsetAfterLastRecord(before: time, fd: h.fileDescriptor, size: Int(info.st_size))))
             }
-            startAtLast = nil // a rotated-in file is read from its start
-            startAtTime = nil
+            start = .beginning
         }
         guard let h = handle else { return [] }
         lines += split(h.readDataToEndOfFile())

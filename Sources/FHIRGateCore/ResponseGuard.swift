@@ -126,7 +126,7 @@ public struct ResponseGuard: Sendable {
         // rules it knows nothing of, a narrowing a type's history ignores, later pages
         // never read here): under a check its `total`, or `_summary=count`'s count, would
         // tell how much is withheld, so it is not passed on (as HAPI's consent service does).
-        if check != nil || removed > 0, resource["total"] != nil { replacing["total"] = .some(nil) }
+        if check != nil, resource["total"] != nil { replacing["total"] = .some(nil) }
         guard !replacing.isEmpty else { return .pass }
         return .replace(JSONBytes.object(resource, replacing: replacing), removed: removed + notFound.count(where: { $0 }))
     }

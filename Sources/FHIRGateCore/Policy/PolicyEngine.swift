@@ -4,9 +4,13 @@
 /// have denied in `would_deny`. Pure: no I/O, cheap on the hot path (rules indexed by type).
 public struct PolicyEngine: Sendable {
     public let policy: Policy
+    /// The types the exposure lists, for answers that can hold other types (nil: no
+    /// exposure, or `"*"` exposes every type). Built once, not per request.
+    let exposedTypes: Set<String>?
 
     public init(policy: Policy) {
         self.policy = policy
+        exposedTypes = policy.exposure.flatMap { $0.anyType.isEmpty ? Set($0.types.keys) : nil }
     }
 
     public func evaluate(_ request: FHIRRequest, token: AccessToken?, decision: PolicyDecision) -> PolicyDecision {
@@ -76,9 +80,8 @@ public struct PolicyEngine: Sendable {
         // reach a type not exposed, a followed page of any of them) shows only the types the
         // route exposes: an EHR's `$everything` also returns Consent, Claim, Group (with
         // every member), Account…
-        if let exposure = policy.exposure, exposure.anyType.isEmpty, !fileTrial, Self.mayShowUnexposedTypes(request, exposure) {
+        if let exposed = exposedTypes, !fileTrial, Self.mayShowUnexposedTypes(request, exposed) {
             var check = result.responseCheck ?? ResponseCheck(patient: nil)
-            let exposed = Set(exposure.types.keys)
             check.visibleTypes = check.visibleTypes.map { $0.intersection(exposed) } ?? exposed
             result.responseCheck = check
         }
@@ -109,7 +112,7 @@ public struct PolicyEngine: Sendable {
     /// Whether the answer can hold resources of types the route does not expose (the
     /// request's own type passed the exposure check). `_revinclude=Provenance:target`, on
     /// every US Core search, brings only Provenance: no check for it where Provenance is exposed.
-    static func mayShowUnexposedTypes(_ request: FHIRRequest, _ exposure: Policy.Exposure) -> Bool {
+    static func mayShowUnexposedTypes(_ request: FHIRRequest, _ exposed: Set<String>) -> Bool {
         switch request.interaction {
         case .searchSystem, .historySystem, .pageContinuation: return true
         case .searchCompartment where request.resourceType == nil: return true
@@ -119,7 +122,7 @@ public struct PolicyEngine: Sendable {
         return request.parameters.contains { p in
             guard p.code == "_include" || p.code == "_revinclude" else { return false }
             guard let type = request.resourceType, let reached = Authorizer.includeTarget(p, searchedType: type) else { return true }
-            return !reached.allSatisfy(exposure.exposes(type:))
+            return !reached.allSatisfy(exposed.contains)
         }
     }
 }
