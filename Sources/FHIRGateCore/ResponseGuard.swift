@@ -95,12 +95,9 @@ public struct ResponseGuard: Sendable {
                           let id = r["id"]?.string else { continue }
                     shown.insert(t + "/" + id)
                 }
-                // The targets stand in for the compartment, not for the token's (or the
-                // route's) types: a Provenance is kept this way only where Provenance is seen at all.
-                let provenanceSeen = check.visibleTypes?.contains("Provenance") ?? true
                 for i in provenance {
                     guard let r = entries[i]["resource"] else { continue }
-                    keep[i] = isVisible(r, check) || (check.patient != nil && provenanceSeen && provenanceTargetsOnly(r, shown))
+                    keep[i] = isVisible(r, check, inCompartment: check.patient != nil && provenanceTargetsOnly(r, shown))
                 }
             }
         }
@@ -135,13 +132,15 @@ public struct ResponseGuard: Sendable {
     static let notFoundEntry: [UInt8] = Array(("{\"response\":{\"status\":\"404 Not Found\",\"outcome\":"
         + GatewayError.notFound(reason: "guard_hidden").operationOutcome.json + "}}").utf8)
 
-    /// Whether one resource may be shown under the check.
-    public func isVisible(_ resource: JSONValue, _ check: ResponseCheck) -> Bool {
+    /// Whether one resource may be shown under the check. `inCompartment`: the caller knows
+    /// it belongs to the patient (a Provenance whose targets are all shown on the page);
+    /// the type, label and granular conditions still apply.
+    public func isVisible(_ resource: JSONValue, _ check: ResponseCheck, inCompartment: Bool = false) -> Bool {
         guard let type = resource["resourceType"]?.string else { return false }
         if type == "OperationOutcome" { return true }
         if let visible = check.visibleTypes, !visible.contains(type) { return false }
         if let patient = check.patient {
-            let member = ResourceInspector.isInCompartment(resource, type: type, patient: patient, bases: bases, followPatientLinks: check.followPatientLinks)
+            let member = inCompartment || ResourceInspector.isInCompartment(resource, type: type, patient: patient, bases: bases, followPatientLinks: check.followPatientLinks)
                 || ResourceInspector.linksToPatient(resource, type: type, patient: patient, bases: bases)
                 || check.readableOutsideCompartment.contains(type)
             guard member else { return false }

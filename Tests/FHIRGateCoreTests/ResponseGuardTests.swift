@@ -159,6 +159,13 @@ import Testing
         // Not where Provenance is not seen at all (a token or route without it).
         let noProvenance = ResponseCheck(patient: "a", visibleTypes: ["Observation"])
         #expect(ids(guardian.check(body, against: noProvenance), original: body) == ["o1"])
+        // Its targets vouch for the compartment only: a data rule's label still withholds it.
+        var labelled = prov
+        labelled["meta"] = ["security": [["system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"]]]
+        var withheld = ResponseCheck(patient: "a")
+        withheld.deniedSecurityLabels = ["http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R"]
+        let labelledBody = bundle([obs, labelled])
+        #expect(ids(guardian.check(labelledBody, against: withheld), original: labelledBody) == ["o1"])
     }
 
     @Test func linkedPatientIsShownOnlyWhenPolicyFollowsLinks() {
