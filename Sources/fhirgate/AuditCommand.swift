@@ -51,6 +51,12 @@ struct Audit: AsyncParsableCommand {
         var n = 20
 
         func run() async throws {
+            // Without --follow there is nothing to wait for: a missing or unreadable file is
+            // an error, not an empty log. (--follow waits for the file to appear.)
+            if !follow, !FileManager.default.isReadableFile(atPath: file) {
+                FileHandle.standardError.write(Data("\(file): cannot read the audit log (missing, or no permission)\n".utf8))
+                throw ExitCode(1)
+            }
             let filters = try filter.map { text -> (String, String) in
                 guard let eq = text.firstIndex(of: "=") else { throw ValidationError("--filter takes FIELD=VALUE") }
                 return (String(text[..<eq]), String(text[text.index(after: eq)...]))

@@ -40,6 +40,17 @@ extension IntegrationSuite {
         #expect(missing.isEmpty, "\(missing.count) of the last \(recent.count) records missing, first: \(missing.first ?? "")")
         #expect(zip(ages, lines).allSatisfy { age, line in age <= 600 || !printed.contains(line) })
         #expect(printed.contains { $0.contains("\"age-540\"") } && !printed.contains { $0.contains("\"age-660\"") })
+
+        // A file that is not there is an error, not an empty log.
+        let absent = Process()
+        absent.executableURL = URL(fileURLWithPath: GatewayProcess.binary)
+        absent.arguments = ["audit", "tail", "--since", "10m", directory + "/no-such.jsonl"]
+        let errors = Pipe()
+        absent.standardError = errors
+        try absent.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        absent.waitUntilExit()
+        #expect(absent.terminationStatus == 1 && message.contains("no-such.jsonl: cannot read the audit log"), "\(message)")
     }
 }
 }
